@@ -38,7 +38,7 @@ func TestAppendMembers(t *testing.T) {
 		},
 		{
 			name: "query list members, lenient names and types", conv: Query, svc: "iam", shape: "ListUsersResponse",
-			doc: map[string]any{"users": []map[string]any{{"UserName": "a&b", "CreateDate": "2024-05-06T07:08:09Z", "UserId": "AID", "Arn": "arn", "Path": "/"}}, "IsTruncated": false, "Marker": nil},
+			doc:  map[string]any{"users": []map[string]any{{"UserName": "a&b", "CreateDate": "2024-05-06T07:08:09Z", "UserId": "AID", "Arn": "arn", "Path": "/"}}, "IsTruncated": false, "Marker": nil},
 			want: `<Users><member><Path>/</Path><UserName>a&amp;b</UserName><UserId>AID</UserId><Arn>arn</Arn><CreateDate>2024-05-06T07:08:09.000Z</CreateDate></member></Users><IsTruncated>false</IsTruncated>`,
 		},
 		{
