@@ -1,0 +1,101 @@
+package network
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestAttachDetach(t *testing.T) {
+	requireHost(t)
+	t.Parallel()
+	m := newTestManager(t, testOptions(t))
+	n := testNetwork(t, m)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	id := "sb-" + randomHex(t, 4)
+	na, err := m.Attach(ctx, id, n.Name, AttachOptions{})
+	if err != nil {
+		t.Fatalf("Attach: %v", err)
+	}
+	a, err := m.Attachment(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !isNetNS(na.NetNSPath) || na.NetNSPath != filepath.Join(DefaultNetNSDir, id) {
+		t.Errorf("netns %s is not a pinned namespace under %s", na.NetNSPath, DefaultNetNSDir)
+	}
+	ip := netip.MustParseAddr(na.IP)
+	if !n.Subnet.Contains(ip) || na.Gateway != n.Gateway.String() {
+		t.Errorf("got ip %s gateway %s, want an address of %s and gateway %s", na.IP, na.Gateway, n.Subnet, n.Gateway)
+	}
+	if _, err := os.Stat(filepath.Join(m.opts.StateDir, "ipam", n.Name, na.IP)); err != nil {
+		t.Errorf("no host-local lease in the state dir: %v", err)
+	}
+	if _, err := os.Stat("/sys/class/net/" + a.HostVeth); a.HostVeth == "" || err != nil {
+		t.Errorf("host veth %q not on the host: %v", a.HostVeth, err)
+	}
+	if _, err := inNetNS(ctx, na.NetNSPath, "ping", "-c", "1", "-W", "2", na.Gateway); err != nil {
+		t.Errorf("sandbox cannot reach its gateway: %v", err)
+	}
+	if _, err := onHost(ctx, "busybox", "ping", "-c", "1", "-W", "2", na.IP); err != nil {
+		t.Errorf("host cannot reach the sandbox: %v", err)
+	}
+	if _, err := inNetNS(ctx, na.NetNSPath, "ping", "-c", "1", "-W", "2", "127.0.0.1"); err != nil {
+		t.Errorf("loopback is down in the sandbox: %v", err)
+	}
+
+	if _, err := m.Attach(ctx, id, n.Name, AttachOptions{}); !errors.Is(err, ErrAlreadyExists) {
+		t.Errorf("second Attach of %s = %v, want ErrAlreadyExists", id, err)
+	}
+
+	if err := m.Detach(ctx, id); err != nil {
+		t.Fatalf("Detach: %v", err)
+	}
+	assertNothingLeft(t, m, a)
+	if err := m.Detach(ctx, id); err != nil {
+		t.Errorf("second Detach = %v, want nil", err)
+	}
+}
+
+func TestAttachStaticIP(t *testing.T) {
+	requireHost(t)
+	t.Parallel()
+	m := newTestManager(t, testOptions(t))
+	n := testNetwork(t, m)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	want := n.Subnet.Addr().Next().Next().Next().Next().Next() // .5
+	first := "sb-" + randomHex(t, 4)
+	na, err := m.Attach(ctx, first, n.Name, AttachOptions{IP: want})
+	if err != nil {
+		t.Fatalf("Attach with IP %s: %v", want, err)
+	}
+	if na.IP != want.String() {
+		t.Errorf("got IP %s, want %s", na.IP, want)
+	}
+
+	// The address is taken: the second attach fails and leaves nothing.
+	second := "sb-" + randomHex(t, 4)
+	if _, err := m.Attach(ctx, second, n.Name, AttachOptions{IP: want}); err == nil {
+		t.Fatalf("second Attach with the taken IP %s succeeded", want)
+	}
+	assertNothingLeft(t, m, Attachment{SandboxID: second, Network: n.Name, NetNSPath: filepath.Join(DefaultNetNSDir, second)})
+	if _, err := os.Stat(filepath.Join(m.opts.StateDir, "ipam", n.Name, want.String())); err != nil {
+		t.Errorf("the failed attach released the first sandbox's lease: %v", err)
+	}
+
+	outside := netip.MustParseAddr("192.0.2.9")
+	if _, err := m.Attach(ctx, "sb-"+randomHex(t, 4), n.Name, AttachOptions{IP: outside}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Attach with IP outside the subnet = %v, want ErrInvalid", err)
+	}
+	if _, err := m.Attach(ctx, "sb-x", "no-such-network", AttachOptions{}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Attach to an unknown network = %v, want ErrNotFound", err)
+	}
+}

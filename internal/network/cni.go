@@ -1,0 +1,133 @@
+package network
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+
+	"github.com/containernetworking/cni/libcni"
+	"github.com/containernetworking/cni/pkg/types"
+	types100 "github.com/containernetworking/cni/pkg/types/100"
+)
+
+const cniVersion = "1.0.0"
+
+// loopbackConfList brings up lo inside the namespace. It is a list of its
+// own, as containerd does, because the loopback plugin is not meant to be
+// chained after a plugin that returns addresses.
+var loopbackConfList = []byte(`{"cniVersion":"` + cniVersion + `","name":"nimbus-loopback","plugins":[{"type":"loopback"}]}`)
+
+// bridgeConfList is the CNI configuration of a network: the bridge plugin as
+// the default gateway with egress masquerading, and host-local addresses
+// whose lease files live under ipamDir/<network name>.
+func bridgeConfList(n Network, ipamDir string) ([]byte, error) {
+	type ipRange struct {
+		Subnet  string `json:"subnet"`
+		Gateway string `json:"gateway"`
+	}
+	conf := map[string]any{
+		"cniVersion": cniVersion,
+		"name":       n.Name,
+		"plugins": []any{map[string]any{
+			"type":             "bridge",
+			"bridge":           n.Bridge,
+			"isGateway":        true,
+			"isDefaultGateway": true,
+			"ipMasq":           true,
+			"ipam": map[string]any{
+				"type":    "host-local",
+				"ranges":  [][]ipRange{{{Subnet: n.Subnet.String(), Gateway: n.Gateway.String()}}},
+				"dataDir": ipamDir,
+			},
+		}},
+	}
+	b, err := json.Marshal(conf)
+	if err != nil {
+		return nil, fmt.Errorf("encode CNI config of %s: %w", n.Name, err)
+	}
+	return b, nil
+}
+
+// cniResult is what nimbus keeps from a bridge ADD.
+type cniResult struct {
+	IP       netip.Addr
+	Gateway  netip.Addr
+	HostVeth string
+}
+
+func runtimeConf(sandboxID, netnsPath, ifName string, ip netip.Addr) *libcni.RuntimeConf {
+	rt := &libcni.RuntimeConf{ContainerID: sandboxID, NetNS: netnsPath, IfName: ifName}
+	if ip.IsValid() {
+		// The bridge plugin parses CNI_ARGS too and rejects keys it does not
+		// know unless IgnoreUnknown is set; host-local reads IP.
+		rt.Args = [][2]string{{"IgnoreUnknown", "1"}, {"IP", ip.String()}}
+	}
+	return rt
+}
+
+func (m *Manager) cniAdd(ctx context.Context, confList []byte, rt *libcni.RuntimeConf) (*cniResult, error) {
+	lo, err := libcni.ConfListFromBytes(loopbackConfList)
+	if err != nil {
+		return nil, fmt.Errorf("parse loopback CNI config: %w", err)
+	}
+	if _, err := m.cni.AddNetworkList(ctx, lo, &libcni.RuntimeConf{ContainerID: rt.ContainerID, NetNS: rt.NetNS, IfName: "lo"}); err != nil {
+		return nil, fmt.Errorf("CNI loopback ADD: %w", err)
+	}
+	list, err := libcni.ConfListFromBytes(confList)
+	if err != nil {
+		return nil, fmt.Errorf("parse CNI config: %w", err)
+	}
+	raw, err := m.cni.AddNetworkList(ctx, list, rt)
+	if err != nil {
+		return nil, fmt.Errorf("CNI bridge ADD: %w", err)
+	}
+	return parseBridgeResult(raw)
+}
+
+func parseBridgeResult(raw types.Result) (*cniResult, error) {
+	res, err := types100.NewResultFromResult(raw)
+	if err != nil {
+		return nil, fmt.Errorf("convert CNI result: %w", err)
+	}
+	var out cniResult
+	for i, ifc := range res.Interfaces {
+		if ifc.Sandbox != "" {
+			for _, ipc := range res.IPs {
+				if ipc.Interface == nil || *ipc.Interface != i || ipc.Address.IP.To4() == nil {
+					continue
+				}
+				out.IP, _ = netip.AddrFromSlice(ipc.Address.IP.To4())
+				out.Gateway, _ = netip.AddrFromSlice(ipc.Gateway.To4())
+			}
+		} else if ifc.Mac != "" && i > 0 {
+			// The bridge plugin lists the bridge first, then the host end
+			// of the veth, then the sandbox end.
+			out.HostVeth = ifc.Name
+		}
+	}
+	if !out.IP.IsValid() {
+		return nil, fmt.Errorf("CNI result has no IPv4 address for the sandbox interface: %s", res)
+	}
+	return &out, nil
+}
+
+// cniDel releases everything ADD made; it succeeds when run again or when
+// the namespace is already gone, as the CNI spec asks of plugins.
+func (m *Manager) cniDel(ctx context.Context, confList []byte, rt *libcni.RuntimeConf) error {
+	list, err := libcni.ConfListFromBytes(confList)
+	if err != nil {
+		return fmt.Errorf("parse CNI config: %w", err)
+	}
+	if err := m.cni.DelNetworkList(ctx, list, rt); err != nil {
+		return fmt.Errorf("CNI bridge DEL: %w", err)
+	}
+	lo, err := libcni.ConfListFromBytes(loopbackConfList)
+	if err != nil {
+		return fmt.Errorf("parse loopback CNI config: %w", err)
+	}
+	if err := m.cni.DelNetworkList(ctx, lo, &libcni.RuntimeConf{ContainerID: rt.ContainerID, NetNS: rt.NetNS, IfName: "lo"}); err != nil {
+		return fmt.Errorf("CNI loopback DEL: %w", err)
+	}
+	return nil
+}

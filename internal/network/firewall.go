@@ -1,0 +1,240 @@
+package network
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"github.com/google/nftables/userdata"
+	"golang.org/x/sys/unix"
+)
+
+// Protocol is what a firewall Rule matches at layer 4.
+type Protocol string
+
+const (
+	ProtocolTCP  Protocol = "tcp"
+	ProtocolUDP  Protocol = "udp"
+	ProtocolICMP Protocol = "icmp"
+	ProtocolAll  Protocol = "all"
+)
+
+// Rule allows one kind of traffic, as an EC2 security group rule does.
+// Security-group references are resolved by the EC2 layer into one Rule per
+// member address.
+type Rule struct {
+	Protocol Protocol
+	// FromPort and ToPort bound the destination port range, inclusive, for
+	// tcp and udp; both zero means every port. Ignored for icmp and all.
+	FromPort, ToPort uint16
+	// CIDR is the peer: the source of ingress traffic, the destination of
+	// egress traffic. Sandboxes are IPv4-only, so IPv6 peers match nothing
+	// and are skipped.
+	CIDR netip.Prefix
+}
+
+// AllowAll is the rule of a new security group's egress: everything.
+var AllowAll = Rule{Protocol: ProtocolAll, CIDR: netip.MustParsePrefix("0.0.0.0/0")}
+
+// RuleSet is a sandbox's firewall. Traffic is stateful: replies to allowed
+// connections always pass.
+type RuleSet struct {
+	Ingress []Rule
+	Egress  []Rule
+}
+
+func (r Rule) validate() error {
+	switch r.Protocol {
+	case ProtocolTCP, ProtocolUDP, ProtocolICMP, ProtocolAll:
+	default:
+		return fmt.Errorf("%w: protocol %q is not tcp, udp, icmp or all", ErrInvalid, r.Protocol)
+	}
+	if r.ToPort < r.FromPort {
+		return fmt.Errorf("%w: port range %d-%d is reversed", ErrInvalid, r.FromPort, r.ToPort)
+	}
+	if !r.CIDR.IsValid() {
+		return fmt.Errorf("%w: rule needs a CIDR", ErrInvalid)
+	}
+	return nil
+}
+
+// SetRules replaces the sandbox's firewall, live and atomically: ingress is
+// denied except what a rule allows, egress is allowed only as the rules say.
+// A nil egress keeps the default of a new security group, allow-all; an
+// empty non-nil egress denies all outbound traffic. Replies to allowed
+// connections always pass, and connections already established stay up
+// (as with EC2's connection tracking); new ones are judged by the new rules
+// as soon as SetRules returns. The metadata endpoint is always reachable.
+//
+// Ingress from the host is judged by the source address the host uses: the
+// bridge gateway address or one of the host's own.
+func (m *Manager) SetRules(ctx context.Context, sandboxID string, ingress, egress []Rule) error {
+	if egress == nil {
+		egress = []Rule{AllowAll}
+	}
+	for _, r := range slices.Concat(ingress, egress) {
+		if err := r.validate(); err != nil {
+			return fmt.Errorf("set rules of %s: %w", sandboxID, err)
+		}
+	}
+	rules := &RuleSet{Ingress: slices.Clone(ingress), Egress: slices.Clone(egress)}
+	return m.replaceFirewall(ctx, sandboxID, rules)
+}
+
+// ClearRules makes the sandbox unfiltered again, as it was when attached.
+func (m *Manager) ClearRules(ctx context.Context, sandboxID string) error {
+	return m.replaceFirewall(ctx, sandboxID, nil)
+}
+
+func (m *Manager) replaceFirewall(ctx context.Context, sandboxID string, rules *RuleSet) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rec, ok := m.records[sandboxID]
+	if !ok || !rec.Attachment.Complete {
+		return fmt.Errorf("set rules of %s: %w: not attached", sandboxID, ErrNotFound)
+	}
+	old := rec.Attachment.Firewall
+	rec.Attachment.Firewall = rules
+	if err := m.applyFirewallLocked(); err != nil {
+		rec.Attachment.Firewall = old
+		return fmt.Errorf("set rules of %s: %w", sandboxID, err)
+	}
+	if err := m.writeRecord(rec); err != nil {
+		return fmt.Errorf("set rules of %s: %w", sandboxID, err)
+	}
+	return nil
+}
+
+// applyFirewallLocked rebuilds nimbus's whole table from the manager's state
+// in one netlink batch: the table is deleted and recreated inside the same
+// transaction, so packets see either the old rules or the new ones, and no
+// rule can be left over from a sandbox that is gone. Only this table is
+// touched. m.mu must be held.
+//
+// Layout (inet <TableName>):
+//   - metadata (nat, prerouting): iifname <bridge> ip daddr 169.254.169.254
+//     tcp dport 80 dnat to <gateway>:<MetadataPort>, per network;
+//   - input: metadata traffic is accepted, then sandbox-originated traffic
+//     jumps to that sandbox's egress chain;
+//   - forward: traffic to a sandbox jumps to its ingress chain, traffic from
+//     it to its egress chain (bridged sandbox-to-sandbox traffic reaches this
+//     hook through br_netfilter);
+//   - output: host-originated traffic to a sandbox jumps to its ingress chain.
+//
+// A per-sandbox chain returns for allowed traffic and drops the rest, so
+// sandbox-to-sandbox traffic must pass both the sender's egress and the
+// receiver's ingress, as with security groups.
+func (m *Manager) applyFirewallLocked() error {
+	c, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("open nftables: %w", err)
+	}
+	table := &nftables.Table{Family: nftables.TableFamilyINet, Name: m.opts.TableName}
+	// Add first so the delete cannot fail on a missing table.
+	c.AddTable(table)
+	c.DelTable(table)
+	table = c.AddTable(table)
+
+	accept := nftables.ChainPolicyAccept
+	natChain := c.AddChain(&nftables.Chain{Name: "metadata", Table: table, Type: nftables.ChainTypeNAT,
+		Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityNATDest})
+	input := c.AddChain(&nftables.Chain{Name: "input", Table: table, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookInput, Priority: nftables.ChainPriorityFilter, Policy: &accept})
+	forward := c.AddChain(&nftables.Chain{Name: "forward", Table: table, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityFilter, Policy: &accept})
+	output := c.AddChain(&nftables.Chain{Name: "output", Table: table, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityFilter, Policy: &accept})
+
+	for _, n := range m.knownNetworksLocked() {
+		comment := userdata.AppendString(nil, userdata.TypeComment, "metadata of network "+n.Name)
+		c.AddRule(&nftables.Rule{Table: table, Chain: natChain, UserData: comment, Exprs: concat(
+			matchIIF(n.Bridge), matchIPv4(), matchAddr(ipv4DaddrOffset, MetadataAddr),
+			matchL4Proto(unix.IPPROTO_TCP), matchDport(80, 80),
+			dnatTo(n.Gateway, uint16(m.opts.MetadataPort)))})
+		c.AddRule(&nftables.Rule{Table: table, Chain: input, UserData: comment, Exprs: concat(
+			matchIIF(n.Bridge), matchIPv4(), matchAddr(ipv4DaddrOffset, n.Gateway),
+			matchL4Proto(unix.IPPROTO_TCP), matchDport(uint16(m.opts.MetadataPort), uint16(m.opts.MetadataPort)),
+			[]expr.Any{verdict(expr.VerdictAccept)})})
+	}
+
+	ids := make([]string, 0, len(m.records))
+	for id, rec := range m.records {
+		if rec.Attachment.Complete && rec.Attachment.Firewall != nil {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		rec := m.records[id]
+		a := rec.Attachment
+		bridge := rec.NetworkDef.Bridge
+		comment := userdata.AppendString(nil, userdata.TypeComment, "sandbox "+id)
+		in := c.AddChain(&nftables.Chain{Name: "in-" + id, Table: table})
+		out := c.AddChain(&nftables.Chain{Name: "out-" + id, Table: table})
+		fillRuleChain(c, table, in, a.Firewall.Ingress, ipv4SaddrOffset, comment)
+		fillRuleChain(c, table, out, a.Firewall.Egress, ipv4DaddrOffset, comment)
+
+		toSandbox := concat(matchOIF(bridge), matchIPv4(), matchAddr(ipv4DaddrOffset, a.IP))
+		fromSandbox := concat(matchIIF(bridge), matchIPv4(), matchAddr(ipv4SaddrOffset, a.IP))
+		c.AddRule(&nftables.Rule{Table: table, Chain: forward, UserData: comment, Exprs: concat(toSandbox, []expr.Any{jump(in.Name)})})
+		c.AddRule(&nftables.Rule{Table: table, Chain: forward, UserData: comment, Exprs: concat(fromSandbox, []expr.Any{jump(out.Name)})})
+		c.AddRule(&nftables.Rule{Table: table, Chain: output, UserData: comment, Exprs: concat(toSandbox, []expr.Any{jump(in.Name)})})
+		c.AddRule(&nftables.Rule{Table: table, Chain: input, UserData: comment, Exprs: concat(fromSandbox, []expr.Any{jump(out.Name)})})
+	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("apply nftables table inet %s: %w", m.opts.TableName, err)
+	}
+	return nil
+}
+
+// fillRuleChain writes one direction of a sandbox's firewall: replies pass,
+// each rule returns (so the other side's chain still judges), the rest drops.
+// peerOffset is where the peer address is: the source for ingress, the
+// destination for egress.
+func fillRuleChain(c *nftables.Conn, table *nftables.Table, chain *nftables.Chain, rules []Rule, peerOffset uint32, comment []byte) {
+	ret := []expr.Any{verdict(expr.VerdictReturn)}
+	c.AddRule(&nftables.Rule{Table: table, Chain: chain, UserData: comment, Exprs: concat(matchEstablished(), ret)})
+	for _, r := range rules {
+		if !r.CIDR.Addr().Is4() {
+			continue
+		}
+		var l4 []expr.Any
+		switch r.Protocol {
+		case ProtocolTCP, ProtocolUDP:
+			proto := byte(unix.IPPROTO_TCP)
+			if r.Protocol == ProtocolUDP {
+				proto = unix.IPPROTO_UDP
+			}
+			l4 = matchL4Proto(proto)
+			if r.FromPort != 0 || r.ToPort != 0 {
+				l4 = append(l4, matchDport(r.FromPort, r.ToPort)...)
+			}
+		case ProtocolICMP:
+			l4 = matchL4Proto(unix.IPPROTO_ICMP)
+		}
+		c.AddRule(&nftables.Rule{Table: table, Chain: chain, UserData: comment, Exprs: concat(
+			matchPrefix(peerOffset, r.CIDR.Masked()), l4, ret)})
+	}
+	c.AddRule(&nftables.Rule{Table: table, Chain: chain, UserData: comment, Exprs: []expr.Any{verdict(expr.VerdictDrop)}})
+}
+
+// deleteTable removes nimbus's table entirely.
+func (m *Manager) deleteTable() error {
+	c, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("open nftables: %w", err)
+	}
+	table := &nftables.Table{Family: nftables.TableFamilyINet, Name: m.opts.TableName}
+	c.AddTable(table)
+	c.DelTable(table)
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("delete nftables table inet %s: %w", m.opts.TableName, err)
+	}
+	return nil
+}

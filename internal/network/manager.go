@@ -1,0 +1,291 @@
+package network
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/containernetworking/cni/libcni"
+)
+
+// Options configures a Manager.
+type Options struct {
+	// StateDir holds attachment records, the CNI result cache and the
+	// host-local lease files; normally <nimbus data dir>/network. Required.
+	StateDir string
+	// NetNSDir is where namespace files are pinned; /run/nimbus/netns by default.
+	NetNSDir string
+	// PluginDirs are searched for CNI plugins; /usr/lib/cni, /opt/cni/bin and
+	// /usr/libexec/cni by default.
+	PluginDirs []string
+	// TableName is nimbus's nftables table (family inet); "nimbus" by default.
+	TableName string
+	// MetadataPort is where the MetadataServer listens on each gateway and
+	// where 169.254.169.254:80 is sent; 8775 by default.
+	MetadataPort int
+	// Networks are defined at start; DefaultNetwork() when empty.
+	Networks []Network
+	Logger   *slog.Logger
+}
+
+// Default option values.
+const (
+	DefaultNetNSDir     = "/run/nimbus/netns"
+	DefaultTableName    = "nimbus"
+	DefaultMetadataPort = 8775
+)
+
+// DefaultPluginDirs are where Debian and upstream install CNI plugins.
+var DefaultPluginDirs = []string{"/usr/lib/cni", "/opt/cni/bin", "/usr/libexec/cni"}
+
+// Manager attaches sandboxes to networks. It is safe for concurrent use.
+type Manager struct {
+	opts Options
+	cni  *libcni.CNIConfig
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	networks map[string]Network
+	records  map[string]*record
+	busy     map[string]bool // sandboxes with an Attach or Detach in progress
+}
+
+// NewManager loads the attachments a previous nimbus left in StateDir (they
+// are listed by Attachments and can be detached or cleaned), defines the
+// configured networks and installs the nftables table.
+func NewManager(ctx context.Context, opts Options) (*Manager, error) {
+	if opts.StateDir == "" {
+		return nil, fmt.Errorf("%w: network state dir is required", ErrInvalid)
+	}
+	if opts.NetNSDir == "" {
+		opts.NetNSDir = DefaultNetNSDir
+	}
+	if len(opts.PluginDirs) == 0 {
+		opts.PluginDirs = DefaultPluginDirs
+	}
+	if opts.TableName == "" {
+		opts.TableName = DefaultTableName
+	}
+	if opts.MetadataPort == 0 {
+		opts.MetadataPort = DefaultMetadataPort
+	}
+	if len(opts.Networks) == 0 {
+		opts.Networks = []Network{DefaultNetwork()}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	for _, dir := range []string{filepath.Join(opts.StateDir, "attachments"), filepath.Join(opts.StateDir, "ipam"), filepath.Join(opts.StateDir, "cni-cache")} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create network state dir: %w", err)
+		}
+	}
+	if err := ensureSharedDir(opts.NetNSDir); err != nil {
+		return nil, err
+	}
+	if err := enableBridgeFirewalling(); err != nil {
+		return nil, err
+	}
+	m := &Manager{
+		opts:     opts,
+		cni:      libcni.NewCNIConfigWithCacheDir(opts.PluginDirs, filepath.Join(opts.StateDir, "cni-cache"), nil),
+		log:      opts.Logger,
+		networks: make(map[string]Network),
+		busy:     make(map[string]bool),
+	}
+	recs, err := m.loadRecords()
+	if err != nil {
+		return nil, err
+	}
+	m.records = recs
+	for _, n := range opts.Networks {
+		n, err := n.withDefaults()
+		if err != nil {
+			return nil, err
+		}
+		m.networks[n.Name] = n
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.applyFirewallLocked(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// enableBridgeFirewalling makes bridged IPv4 traffic (sandbox to sandbox on
+// one bridge) pass the inet forward hook, where security groups are enforced.
+func enableBridgeFirewalling() error {
+	const knob = "/proc/sys/net/bridge/bridge-nf-call-iptables"
+	if err := os.WriteFile(knob, []byte("1"), 0o644); err != nil {
+		return fmt.Errorf("enable br_netfilter (%s), needed to firewall sandboxes on one bridge: %w", knob, err)
+	}
+	return nil
+}
+
+// DefineNetwork adds a network (or replaces the definition of one with no
+// attachments). Its bridge appears with the first attachment.
+func (m *Manager) DefineNetwork(ctx context.Context, n Network) error {
+	n, err := n.withDefaults()
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if old, ok := m.networks[n.Name]; ok && old != n && m.inUseLocked(n.Name) {
+		return fmt.Errorf("redefine network %s: %w", n.Name, ErrInUse)
+	}
+	for _, other := range m.networks {
+		if other.Name != n.Name && other.Bridge == n.Bridge {
+			return fmt.Errorf("define network %s: bridge %s belongs to network %s: %w", n.Name, n.Bridge, other.Name, ErrAlreadyExists)
+		}
+	}
+	m.networks[n.Name] = n
+	return m.applyFirewallLocked()
+}
+
+// Network returns a defined network.
+func (m *Manager) Network(name string) (Network, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, ok := m.networks[name]
+	if !ok {
+		return Network{}, fmt.Errorf("network %s: %w", name, ErrNotFound)
+	}
+	return n, nil
+}
+
+// DeleteNetwork removes a network with no attachments: its bridge, its
+// leases directory and its metadata rule.
+func (m *Manager) DeleteNetwork(ctx context.Context, name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, ok := m.networks[name]
+	if !ok {
+		return fmt.Errorf("delete network %s: %w", name, ErrNotFound)
+	}
+	if m.inUseLocked(name) {
+		return fmt.Errorf("delete network %s: %w", name, ErrInUse)
+	}
+	delete(m.networks, name)
+	if err := m.applyFirewallLocked(); err != nil {
+		return fmt.Errorf("delete network %s: %w", name, err)
+	}
+	if err := deleteLink(n.Bridge); err != nil {
+		return fmt.Errorf("delete network %s: %w", name, err)
+	}
+	if err := os.RemoveAll(filepath.Join(m.opts.StateDir, "ipam", name)); err != nil {
+		return fmt.Errorf("delete network %s leases: %w", name, err)
+	}
+	return nil
+}
+
+func (m *Manager) inUseLocked(network string) bool {
+	for _, r := range m.records {
+		if r.Attachment.Network == network {
+			return true
+		}
+	}
+	return false
+}
+
+// knownNetworksLocked is every defined network plus the networks of
+// recorded attachments (a network may be gone from the configuration while
+// sandboxes from before a restart still sit on it), sorted by name.
+func (m *Manager) knownNetworksLocked() []Network {
+	byName := make(map[string]Network, len(m.networks))
+	for _, r := range m.records {
+		byName[r.NetworkDef.Name] = r.NetworkDef
+	}
+	for name, n := range m.networks {
+		byName[name] = n
+	}
+	out := make([]Network, 0, len(byName))
+	for _, n := range byName {
+		out = append(out, n)
+	}
+	slices.SortFunc(out, func(a, b Network) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Attachments lists every attachment the manager knows, including ones a
+// previous nimbus made and incomplete ones from an interrupted Attach.
+func (m *Manager) Attachments(ctx context.Context) ([]Attachment, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Attachment, 0, len(m.records))
+	for _, r := range m.records {
+		out = append(out, r.Attachment)
+	}
+	slices.SortFunc(out, func(a, b Attachment) int { return strings.Compare(a.SandboxID, b.SandboxID) })
+	return out, nil
+}
+
+// Attachment returns one sandbox's attachment.
+func (m *Manager) Attachment(sandboxID string) (Attachment, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.records[sandboxID]
+	if !ok {
+		return Attachment{}, fmt.Errorf("attachment of %s: %w", sandboxID, ErrNotFound)
+	}
+	return r.Attachment, nil
+}
+
+// CleanupStale detaches every recorded attachment whose sandbox keep says is
+// gone, and every incomplete one; it is run after a restart once the
+// controllers know which sandboxes survived. It returns the detached IDs.
+func (m *Manager) CleanupStale(ctx context.Context, keep func(sandboxID string) bool) ([]string, error) {
+	atts, err := m.Attachments(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var detached []string
+	var errs []error
+	for _, a := range atts {
+		if a.Complete && keep(a.SandboxID) {
+			continue
+		}
+		if err := m.Detach(ctx, a.SandboxID); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		detached = append(detached, a.SandboxID)
+	}
+	return detached, errors.Join(errs...)
+}
+
+// Teardown detaches every sandbox, deletes every defined network's bridge
+// and removes the nftables table: the host is left as if nimbus had never
+// run, apart from the (empty) state directory.
+func (m *Manager) Teardown(ctx context.Context) error {
+	_, err := m.CleanupStale(ctx, func(string) bool { return false })
+	if err != nil {
+		return fmt.Errorf("teardown: %w", err)
+	}
+	m.mu.Lock()
+	names := make([]string, 0, len(m.networks))
+	for name := range m.networks {
+		names = append(names, name)
+	}
+	m.mu.Unlock()
+	var errs []error
+	for _, name := range names {
+		if err := m.DeleteNetwork(ctx, name); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := m.deleteTable(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("teardown: %w", err)
+	}
+	return nil
+}
