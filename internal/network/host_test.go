@@ -132,10 +132,13 @@ func startHTTPD(t *testing.T, netns, id string) {
 	})
 }
 
-// fetch GETs http://addr:8080/ from inside netns ("" = from the host) with
-// a one-second timeout.
+// fetch GETs http://addr:8080/ from inside netns ("" = from the host),
+// giving up after a second. (busybox 1.35's wget -T crashes, hence the
+// context timeout.)
 func fetch(ctx context.Context, netns string, addr string) (string, error) {
-	args := []string{"wget", "-q", "-T", "1", "-O", "-", "http://" + addr + ":8080/"}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	args := []string{"wget", "-q", "-O", "-", "http://" + addr + ":8080/"}
 	if netns == "" {
 		return onHost(ctx, "busybox", args...)
 	}

@@ -35,11 +35,11 @@ type Attachment struct {
 // record is the persisted form of an attachment: the attachment plus what
 // is needed to undo it even if the network's definition has changed since.
 type record struct {
-	Version      int
-	Attachment   Attachment
-	NetworkDef   Network
-	CNIConfList  json.RawMessage
-	RequestedIP  netip.Addr // the static address asked for, if any
+	Version     int
+	Attachment  Attachment
+	NetworkDef  Network
+	CNIConfList json.RawMessage
+	RequestedIP netip.Addr // the static address asked for, if any
 }
 
 func (m *Manager) recordPath(sandboxID string) string {

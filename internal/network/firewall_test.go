@@ -1,0 +1,127 @@
+package network
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestFirewallBetweenSandboxes(t *testing.T) {
+	requireHost(t)
+	t.Parallel()
+	m := newTestManager(t, testOptions(t))
+	n := testNetwork(t, m)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	client, server := "sb-a-"+randomHex(t, 3), "sb-b-"+randomHex(t, 3)
+	a, err := m.Attach(ctx, client, n.Name, AttachOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := m.Attach(ctx, server, n.Name, AttachOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	startHTTPD(t, b.NetNSPath, server)
+	eventually(t, 5*time.Second, "unfiltered sandbox-to-sandbox HTTP", func() error {
+		_, err := fetch(ctx, a.NetNSPath, b.IP)
+		return err
+	})
+
+	clientCIDR := netip.PrefixFrom(netip.MustParseAddr(a.IP), 32)
+	gatewayCIDR := netip.PrefixFrom(n.Gateway, 32)
+	otherCIDR := netip.MustParsePrefix("192.0.2.0/24")
+
+	steps := []struct {
+		name              string
+		ingress, egress   []Rule
+		onClient          []Rule // egress of the client; nil = allow all
+		clientOK, hostOK  bool
+		pingOK            bool
+		clientEgressRules bool
+	}{
+		{name: "deny all ingress", ingress: []Rule{}, clientOK: false, hostOK: false, pingOK: false},
+		{name: "allow client tcp 8080", ingress: []Rule{{Protocol: ProtocolTCP, FromPort: 8080, ToPort: 8080, CIDR: clientCIDR}}, clientOK: true, hostOK: false, pingOK: false},
+		{name: "wrong port range", ingress: []Rule{{Protocol: ProtocolTCP, FromPort: 8000, ToPort: 8079, CIDR: clientCIDR}}, clientOK: false, hostOK: false},
+		{name: "port range and host", ingress: []Rule{
+			{Protocol: ProtocolTCP, FromPort: 8000, ToPort: 9000, CIDR: n.Subnet},
+			{Protocol: ProtocolICMP, CIDR: clientCIDR},
+		}, clientOK: true, hostOK: true, pingOK: true},
+		{name: "udp only", ingress: []Rule{{Protocol: ProtocolUDP, CIDR: netip.MustParsePrefix("0.0.0.0/0")}}, clientOK: false, hostOK: false},
+		{name: "host only", ingress: []Rule{{Protocol: ProtocolAll, CIDR: gatewayCIDR}}, clientOK: false, hostOK: true},
+		{name: "revoked: other network only", ingress: []Rule{{Protocol: ProtocolAll, CIDR: otherCIDR}}, clientOK: false, hostOK: false},
+		{name: "everything", ingress: []Rule{AllowAll}, clientOK: true, hostOK: true, pingOK: true},
+	}
+	for _, s := range steps {
+		if err := m.SetRules(ctx, server, s.ingress, nil); err != nil {
+			t.Fatalf("%s: SetRules: %v", s.name, err)
+		}
+		// No waiting: the rules hold as soon as SetRules returns, and each
+		// probe gives up after a second.
+		_, err := fetch(ctx, a.NetNSPath, b.IP)
+		if (err == nil) != s.clientOK {
+			t.Errorf("%s: client to server HTTP err = %v, want ok=%v", s.name, err, s.clientOK)
+		}
+		_, err = fetch(ctx, "", b.IP)
+		if (err == nil) != s.hostOK {
+			t.Errorf("%s: host to server HTTP err = %v, want ok=%v", s.name, err, s.hostOK)
+		}
+		_, err = inNetNS(ctx, a.NetNSPath, "ping", "-c", "1", "-W", "1", b.IP)
+		if (err == nil) != s.pingOK {
+			t.Errorf("%s: client to server ping err = %v, want ok=%v", s.name, err, s.pingOK)
+		}
+	}
+
+	// Egress of the client: only what its rules allow leaves it, while the
+	// server still allows everything in.
+	if err := m.SetRules(ctx, client, nil, []Rule{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fetch(ctx, a.NetNSPath, b.IP); err == nil {
+		t.Errorf("client with no egress rules reached the server")
+	}
+	if err := m.SetRules(ctx, client, nil, []Rule{{Protocol: ProtocolTCP, FromPort: 8080, ToPort: 8080, CIDR: netip.PrefixFrom(netip.MustParseAddr(b.IP), 32)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fetch(ctx, a.NetNSPath, b.IP); err != nil {
+		t.Errorf("client egress allowed to the server on 8080, but: %v", err)
+	}
+	if _, err := inNetNS(ctx, a.NetNSPath, "ping", "-c", "1", "-W", "1", b.IP); err == nil {
+		t.Errorf("client pinged the server though its egress allows only tcp 8080")
+	}
+
+	out, err := onHost(ctx, "nft", "list", "table", "inet", m.opts.TableName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"in-" + server, "out-" + client, "dnat ip to " + n.Gateway.String()} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+
+	// Clearing rules restores an unfiltered sandbox; detaching removes its chains.
+	if err := m.ClearRules(ctx, client); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := inNetNS(ctx, a.NetNSPath, "ping", "-c", "1", "-W", "1", b.IP); err != nil {
+		t.Errorf("client with cleared rules cannot ping: %v", err)
+	}
+	srv, _ := m.Attachment(server)
+	if err := m.Detach(ctx, server); err != nil {
+		t.Fatal(err)
+	}
+	assertNothingLeft(t, m, srv)
+}
+
+func TestSetRulesUnknownSandbox(t *testing.T) {
+	requireHost(t)
+	t.Parallel()
+	m := newTestManager(t, testOptions(t))
+	if err := m.SetRules(context.Background(), "sb-missing", []Rule{AllowAll}, nil); err == nil {
+		t.Error("SetRules on an unattached sandbox succeeded")
+	}
+}
