@@ -118,6 +118,7 @@ func probeRuntime(ctx context.Context, rt runtime, mode CgroupMode) error {
 		Version: ociVersion,
 		Root:    &specs.Root{Path: rootfs},
 		Process: &specs.Process{Args: []string{"/probe"}, Cwd: "/"},
+		Mounts:  []specs.Mount{{Destination: "/proc", Type: "proc", Source: "proc"}},
 		Linux: &specs.Linux{
 			CgroupsPath: sandboxCgroupsPath(id),
 			Namespaces:  []specs.LinuxNamespace{{Type: specs.PIDNamespace}, {Type: specs.MountNamespace}},

@@ -12,7 +12,7 @@ import (
 )
 
 // busyboxApplets are linked in bin/ of a BusyboxRoot.
-var busyboxApplets = []string{"sh", "true", "false", "sleep", "cat", "echo", "ls", "id", "pwd", "env", "hostname", "head", "dd", "mount", "grep", "kill", "touch", "mkdir", "rm", "ps", "ip", "wc", "yes"}
+var busyboxApplets = []string{"sh", "true", "false", "sleep", "cat", "echo", "ls", "id", "pwd", "env", "hostname", "head", "dd", "mount", "grep", "kill", "touch", "mkdir", "rm", "ps", "ip", "wc", "yes", "tr", "tail", "ulimit"}
 
 // BusyboxPath finds a statically linked busybox on the host, or skips the
 // test saying how to get one.
