@@ -142,7 +142,7 @@ func (c *ChunkedReader) Read(p []byte) (int, error) {
 			if c.opt.decodedLength >= 0 && c.total > c.opt.decodedLength {
 				c.err = &Error{Reason: ReasonIncompleteBody, Detail: fmt.Sprintf("the chunks carry more than x-amz-decoded-content-length (%d) bytes", c.opt.decodedLength)}
 			} else if err != nil && c.remaining > 0 {
-				if errors.Is(err, io.EOF) {
+				if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 					err = &Error{Reason: ReasonIncompleteBody, Detail: "the body ended inside a chunk"}
 				}
 				c.err = err
@@ -177,10 +177,9 @@ func (c *ChunkedReader) readLine() (string, error) {
 	switch {
 	case errors.Is(err, bufio.ErrBufferFull):
 		return "", &Error{Reason: ReasonMalformedBody, Detail: "chunk header line too long"}
-	case errors.Is(err, io.EOF):
-		if len(line) == 0 {
-			return "", io.EOF
-		}
+	case errors.Is(err, io.EOF) && len(line) == 0:
+		return "", io.EOF
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		return "", &Error{Reason: ReasonIncompleteBody, Detail: "the body ended inside a chunk header"}
 	case err != nil:
 		return "", err
