@@ -1,0 +1,42 @@
+# nimbus: the two commands of the quick start are `make run` and `make test`.
+GO      ?= go
+BIN     := bin/nimbus
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+# Packages that hold concurrency: always tested with the race detector.
+RACE_PKGS := ./internal/store/... ./internal/edge/... ./internal/sigv4/... ./internal/metrics/... ./internal/server/...
+
+.PHONY: run test build deps deps-test vet unit race e2e bench clean
+
+run: deps build
+	./$(BIN) serve
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/nimbus
+
+deps:
+	@./scripts/deps.sh run
+
+deps-test:
+	@./scripts/deps.sh test
+
+test: deps-test vet unit race e2e
+
+vet:
+	@test -z "$$(gofmt -l cmd internal test bench)" || { echo "gofmt needed:"; gofmt -l cmd internal test bench; exit 1; }
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -count=1 ./cmd/... ./internal/...
+
+race:
+	$(GO) test -count=1 -race $(RACE_PKGS)
+
+e2e: build
+	NIMBUS_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -v ./test/e2e/...
+
+bench: build
+	NIMBUS_BIN=$(CURDIR)/$(BIN) $(GO) run ./bench/edge
+
+clean:
+	rm -rf bin

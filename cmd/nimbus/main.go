@@ -1,0 +1,143 @@
+// Command nimbus is AWS compute (EC2, Batch, Lambda) in one binary. main only
+// parses flags, builds the configuration and wires the parts together.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/nimbus-dev/nimbus/internal/config"
+	"github.com/nimbus-dev/nimbus/internal/server"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `nimbus: AWS compute (EC2, Batch, Lambda) on your own machine.
+
+Point the AWS CLI or any SDK at it:
+  AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+  AWS_REGION=us-east-1 aws sts get-caller-identity
+
+Usage:
+  nimbus [serve] [flags]   start the server (the default)
+  nimbus doctor            tell what this host can and cannot do, and which sandbox driver nimbus uses
+  nimbus image ...         manage the image store: import, pull, bootstrap, list, rm
+  nimbus version           print the version
+  nimbus help [command]    show help
+
+Run 'nimbus serve --help' for the server's flags.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(args, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, versionString())
+		return 0
+	case "doctor":
+		return doctor(args, stdout, stderr)
+	case "image":
+		return image(args, stdout, stderr)
+	case "help", "-h", "--help":
+		if len(args) > 0 {
+			return run(append(args[:1], "--help"), stdout, stderr)
+		}
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "nimbus: unknown command %q\n\n%s", cmd, usage)
+	return 2
+}
+
+func versionString() string {
+	v := version
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 && v == "dev" {
+				v += "+" + s.Value[:12]
+			}
+		}
+		return fmt.Sprintf("nimbus %s (%s)", v, bi.GoVersion)
+	}
+	return "nimbus " + v
+}
+
+func serve(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("nimbus serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg config.Config
+	cfg.Bind(fs)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "Usage: nimbus serve [flags]\n\nStart nimbus: every AWS service on one address. Flags (each also an environment variable):\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if err := cfg.Finish(); err != nil {
+		fmt.Fprintln(stderr, "nimbus:", err)
+		return 2
+	}
+	log := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv, err := server.New(ctx, &cfg, version, log)
+	if err != nil {
+		log.Error("cannot start", "error", err)
+		return 1
+	}
+	l, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		log.Error("cannot listen", "address", cfg.Listen, "error", err)
+		return 1
+	}
+	if err := srv.Serve(ctx, l); err != nil {
+		log.Error("server failed", "error", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(w io.Writer, format, level string) *slog.Logger {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		lv = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func doctor(args []string, stdout, stderr io.Writer) int {
+	fmt.Fprintln(stderr, "nimbus doctor: not wired yet")
+	return 1
+}
+
+func image(args []string, stdout, stderr io.Writer) int {
+	fmt.Fprintln(stderr, "nimbus image: not wired yet")
+	return 1
+}

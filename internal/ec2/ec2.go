@@ -1,0 +1,75 @@
+// Package ec2 serves Amazon EC2 over the ec2 query protocol. This first part
+// answers regions and availability zones and manages key pairs; instances,
+// images, security groups and volumes join in later issues, each in a file of
+// its own.
+package ec2
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+
+	"github.com/nimbus-dev/nimbus/internal/awserr"
+	"github.com/nimbus-dev/nimbus/internal/identity"
+	"github.com/nimbus-dev/nimbus/internal/region"
+	"github.com/nimbus-dev/nimbus/internal/service"
+	"github.com/nimbus-dev/nimbus/internal/store"
+)
+
+// Store kinds EC2 owns.
+const (
+	kindKeyPair = "ec2:keypair"
+)
+
+// Kinds lists every store kind of EC2, for reset.
+var Kinds = []string{kindKeyPair}
+
+// EC2 is the service's state and dependencies.
+type EC2 struct {
+	store   store.Store
+	regions *region.Catalog
+}
+
+// New returns the EC2 service.
+func New(st store.Store, regions *region.Catalog) (*service.Service, error) {
+	svc, err := service.New("ec2")
+	if err != nil {
+		return nil, err
+	}
+	e := &EC2{store: st, regions: regions}
+	svc.Handle("DescribeRegions", service.Op(e.describeRegions))
+	svc.Handle("DescribeAvailabilityZones", service.Op(e.describeAvailabilityZones))
+	svc.Handle("CreateKeyPair", service.Op(e.createKeyPair))
+	svc.Handle("ImportKeyPair", service.Op(e.importKeyPair))
+	svc.Handle("DescribeKeyPairs", service.Op(e.describeKeyPairs))
+	svc.Handle("DeleteKeyPair", service.Op(e.deleteKeyPair))
+	svc.OnReset(func(ctx context.Context) error { return service.DeleteKinds(ctx, st, Kinds...) })
+	return svc, nil
+}
+
+// newID returns an EC2 resource ID: prefix, dash, 17 hex digits.
+func newID(prefix string) string {
+	var b [9]byte
+	rand.Read(b[:])
+	return prefix + "-" + hex.EncodeToString(b[:])[:17]
+}
+
+// dryRun answers a DryRun request that would have succeeded.
+func dryRun() error {
+	return &awserr.Error{Kind: awserr.DryRun, Code: "DryRunOperation",
+		Message: "Request would have succeeded, but DryRun flag is set.", Status: http.StatusPreconditionFailed}
+}
+
+// partition is the account and region a request acts in.
+func partition(ctx context.Context) (account, region string) {
+	c := identity.From(ctx)
+	if c.Principal != nil {
+		account = c.Principal.Account
+	}
+	return account, c.Region
+}
+
+func invalidParameter(format string, args ...any) error {
+	return awserr.New(awserr.Validation, "InvalidParameterValue", format, args...)
+}

@@ -1,0 +1,411 @@
+// Package edge is nimbus's one HTTP listener: it routes every request to an
+// AWS service, verifies its SigV4 signature, decodes it with the service's
+// protocol codec, calls the operation's handler and encodes the answer or the
+// error in the protocol's exact shape. nimbus's own endpoints live under
+// /_nimbus/ and /metrics.
+package edge
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/nimbus-dev/nimbus/internal/awserr"
+	"github.com/nimbus-dev/nimbus/internal/awsmodel"
+	"github.com/nimbus-dev/nimbus/internal/credentials"
+	"github.com/nimbus-dev/nimbus/internal/identity"
+	"github.com/nimbus-dev/nimbus/internal/metrics"
+	"github.com/nimbus-dev/nimbus/internal/protocol"
+	"github.com/nimbus-dev/nimbus/internal/protocol/wire"
+	"github.com/nimbus-dev/nimbus/internal/region"
+	"github.com/nimbus-dev/nimbus/internal/service"
+	"github.com/nimbus-dev/nimbus/internal/sigv4"
+)
+
+// MaxBody bounds a buffered request body: Lambda's 50 MB zip, base64-encoded,
+// is the largest body an API takes in one piece.
+const MaxBody = 80 << 20
+
+// Authorizer decides whether a principal may call an operation (IAM). A nil
+// Authorizer allows everything; the root principal is never asked.
+type Authorizer interface {
+	Authorize(ctx context.Context, svc *awsmodel.Service, op *awsmodel.Operation, in map[string]any) error
+}
+
+// Options configure a Server.
+type Options struct {
+	Services    []*service.Service
+	Credentials credentials.Source
+	AnyAuth     bool   // --auth any: every key is the root of Account
+	Account     string // root account ID
+	Regions     *region.Catalog
+	Region      string // default region for unsigned requests
+	Authorizer  Authorizer
+	Logger      *slog.Logger
+	Metrics     *metrics.Registry
+	Internal    http.Handler // serves /_nimbus/, /metrics and emulator-compatible paths
+}
+
+type entry struct {
+	svc   *service.Service
+	codec wire.Codec
+	name  string // signing name
+}
+
+// Server routes and serves AWS API requests.
+type Server struct {
+	opts      Options
+	bySigning map[string]*entry
+	byTarget  map[string]*entry // json protocol X-Amz-Target prefix
+	byVersion map[string]*entry // query protocols' Version parameter
+	verifier  *sigv4.Verifier
+	log       *slog.Logger
+}
+
+// New builds a server over the given services.
+func New(opts Options) (*Server, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = metrics.New()
+	}
+	s := &Server{
+		opts:      opts,
+		bySigning: map[string]*entry{},
+		byTarget:  map[string]*entry{},
+		byVersion: map[string]*entry{},
+		verifier:  sigv4.NewVerifier(),
+		log:       opts.Logger,
+	}
+	for _, svc := range opts.Services {
+		codec, err := protocol.New(svc.Model)
+		if err != nil {
+			return nil, err
+		}
+		e := &entry{svc: svc, codec: codec, name: svc.Model.SigningName()}
+		s.bySigning[e.name] = e
+		md := svc.Model.Metadata
+		if md.TargetPrefix != "" {
+			s.byTarget[md.TargetPrefix] = e
+		}
+		if md.Protocol == "query" || md.Protocol == "ec2" {
+			s.byVersion[md.APIVersion] = e
+		}
+	}
+	return s, nil
+}
+
+// NewRequestID returns an AWS-style request ID (a random UUID).
+func NewRequestID() string {
+	var b [16]byte
+	a, c := rand.Uint64(), rand.Uint64()
+	for i := 0; i < 8; i++ {
+		b[i] = byte(a >> (8 * i))
+		b[8+i] = byte(c >> (8 * i))
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], b[10:])
+	return string(out[:])
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Internal != nil && isInternalPath(r.URL.Path) {
+		s.opts.Internal.ServeHTTP(w, r)
+		return
+	}
+	start := time.Now()
+	call := &identity.Call{RequestID: NewRequestID(), SourceIP: sourceIP(r), Secure: r.TLS != nil}
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	e, op, err := s.serve(rec, r, call)
+	svcName, opName := "unknown", "unknown"
+	if e != nil {
+		svcName = e.name
+	}
+	if op != nil {
+		opName = op.Name
+	}
+	if err != nil {
+		s.writeError(rec, r, e, op, call, err)
+	}
+	d := time.Since(start)
+	s.opts.Metrics.Observe(svcName, opName, rec.status, d)
+	level := slog.LevelDebug
+	if rec.status >= 500 {
+		level = slog.LevelError
+	} else if rec.status >= 400 {
+		level = slog.LevelInfo
+	}
+	if s.log.Enabled(r.Context(), level) {
+		s.log.Log(r.Context(), level, "request", "request_id", call.RequestID, "service", svcName,
+			"operation", opName, "status", rec.status, "duration_ms", float64(d.Microseconds())/1000,
+			"region", call.Region, "source", call.SourceIP)
+	}
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, call *identity.Call) (*entry, *awsmodel.Operation, error) {
+	auth, authErr := sigv4.Parse(r)
+	if authErr != nil && !errors.Is(authErr, sigv4.ErrNoAuth) {
+		return s.routeUnsigned(r), nil, authErr
+	}
+	var e *entry
+	if auth != nil {
+		e = s.bySigning[auth.Service]
+		if e == nil {
+			return nil, nil, &awserr.Error{Kind: awserr.UnknownOperation, Code: "UnknownService",
+				Message: fmt.Sprintf("nimbus does not serve the service %q named by the request's credential scope", auth.Service), Status: http.StatusBadRequest}
+		}
+		call.Region = auth.Region
+	} else {
+		e = s.routeUnsigned(r)
+		if e == nil {
+			return nil, nil, &awserr.Error{Kind: awserr.UnknownOperation, Code: "UnknownService",
+				Message: "the request is not signed and names no service nimbus serves", Status: http.StatusBadRequest}
+		}
+		call.Region = s.opts.Region
+	}
+	call.Service = e.name
+
+	var body []byte
+	var op *awsmodel.Operation
+	var err error
+	rest := strings.HasPrefix(e.svc.Model.Metadata.Protocol, "rest-")
+	if rest {
+		if op, err = e.codec.Resolve(r, nil); err != nil {
+			return e, nil, err
+		}
+	}
+	streaming := op != nil && hasStreamingInput(op)
+	if !streaming {
+		if body, err = readBody(r); err != nil {
+			return e, op, err
+		}
+	}
+	if !rest {
+		if op, err = e.codec.Resolve(r, body); err != nil {
+			return e, nil, err
+		}
+	}
+	call.Operation = op.Name
+
+	// Authenticate.
+	switch {
+	case auth == nil:
+		return e, op, authErr
+	case s.opts.AnyAuth:
+		call.Principal = rootPrincipal(s.opts.Account, auth.AccessKey)
+	default:
+		cred, err := s.opts.Credentials.Lookup(r.Context(), auth.AccessKey)
+		if err != nil {
+			if errors.Is(err, credentials.ErrUnknownKey) || errors.Is(err, credentials.ErrInactiveKey) {
+				return e, op, sigv4.UnknownKeyError(auth.AccessKey)
+			}
+			return e, op, awserr.Internalf(err, "look up access key")
+		}
+		var verifyBody []byte
+		if !streaming {
+			verifyBody = body
+			if verifyBody == nil {
+				verifyBody = []byte{}
+			}
+		}
+		if err := s.verifier.Verify(r, auth, cred.Secret, verifyBody); err != nil {
+			return e, op, err
+		}
+		if streaming {
+			if r.Body, err = s.verifier.WrapBody(r, auth, cred.Secret); err != nil {
+				return e, op, err
+			}
+		}
+		if cred.SessionToken != "" && cred.SessionToken != auth.SessionToken {
+			return e, op, sigv4.UnknownKeyError(auth.AccessKey)
+		}
+		call.Principal = cred.Principal
+	}
+	if s.opts.Regions != nil && !s.opts.Regions.Allowed(call.Region) {
+		return e, op, &awserr.Error{Kind: awserr.Validation, Code: "InvalidRegion",
+			Message: fmt.Sprintf("The region '%s' is not enabled for this nimbus (see --regions)", call.Region)}
+	}
+
+	ctx := identity.With(r.Context(), call)
+	handler, ok := e.svc.Handler(op.Name)
+	if !ok {
+		return e, op, &awserr.Error{Kind: awserr.NotImplemented,
+			Message: fmt.Sprintf("nimbus does not implement %s %s yet", e.svc.Model.Metadata.ServiceID, op.Name)}
+	}
+	in, err := e.codec.Decode(r, body, op)
+	if err != nil {
+		return e, op, err
+	}
+	if s.opts.Authorizer != nil && !call.Principal.IsRoot() {
+		if err := s.opts.Authorizer.Authorize(ctx, e.svc.Model, op, in); err != nil {
+			return e, op, err
+		}
+	}
+	out, err := handler(ctx, in)
+	if err != nil {
+		return e, op, err
+	}
+	doc, err := service.ToDocument(out)
+	if err != nil {
+		return e, op, awserr.Internalf(err, "encode %s output", op.Name)
+	}
+	if err := e.codec.Encode(w, op, doc, call.RequestID); err != nil {
+		// Headers may be gone; all we can do is log.
+		s.log.Error("encode response", "request_id", call.RequestID, "operation", op.Name, "error", err)
+	}
+	return e, op, nil
+}
+
+func (s *Server) writeError(w *statusRecorder, r *http.Request, e *entry, op *awsmodel.Operation, call *identity.Call, err error) {
+	family := awserr.FamilyJSON
+	if e != nil {
+		family = e.codec.Family()
+	}
+	ae := sigv4.AsAWSError(err, family)
+	if ae == nil {
+		ae = awserr.As(err)
+	}
+	resolved := awserr.Resolve(family, ae)
+	if resolved.Kind == awserr.Internal {
+		s.log.Error("internal error", "request_id", call.RequestID, "service", call.Service,
+			"operation", call.Operation, "error", err)
+	}
+	if e == nil {
+		writeGenericError(w, r, resolved, call.RequestID)
+		return
+	}
+	e.codec.EncodeError(w, op, resolved, call.RequestID)
+}
+
+// writeGenericError answers a request nimbus could not route to a service:
+// a JSON error, which every SDK can at least read a code from.
+func writeGenericError(w http.ResponseWriter, r *http.Request, e awserr.Error, requestID string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Amzn-ErrorType", e.Code)
+	w.Header().Set("x-amzn-RequestId", requestID)
+	w.WriteHeader(e.Status)
+	if r.Method != http.MethodHead {
+		fmt.Fprintf(w, `{"__type":%q,"message":%q}`, e.Code, e.Message)
+	}
+}
+
+// routeUnsigned finds the service of a request without a credential scope.
+func (s *Server) routeUnsigned(r *http.Request) *entry {
+	if t := r.Header.Get("X-Amz-Target"); t != "" {
+		if i := strings.IndexByte(t, '.'); i > 0 {
+			if e := s.byTarget[t[:i]]; e != nil {
+				return e
+			}
+		}
+	}
+	if v := r.URL.Query().Get("Version"); v != "" {
+		return s.byVersion[v]
+	}
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") && r.Body != nil {
+		// The Version is in the form body; peek without consuming it.
+		body, err := readBody(r)
+		if err == nil {
+			r.Body = io.NopCloser(strings.NewReader(string(body)))
+			for _, kv := range strings.Split(string(body), "&") {
+				if v, ok := strings.CutPrefix(kv, "Version="); ok {
+					return s.byVersion[v]
+				}
+			}
+		}
+	}
+	if e := s.bySigning["s3"]; e != nil {
+		return e
+	}
+	return nil
+}
+
+func hasStreamingInput(op *awsmodel.Operation) bool {
+	if op.Input == nil || op.Input.Shape == nil || op.Input.Shape.Payload == "" {
+		return false
+	}
+	m := op.Input.Shape.Members[op.Input.Shape.Payload]
+	return m != nil && m.Shape != nil && m.Shape.Type == "blob" && m.Shape.Streaming
+}
+
+func readBody(r *http.Request) ([]byte, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	if r.ContentLength > MaxBody {
+		return nil, &awserr.Error{Kind: awserr.Validation, Code: "RequestEntityTooLarge",
+			Message: fmt.Sprintf("Request must be smaller than %d bytes", MaxBody), Status: http.StatusRequestEntityTooLarge}
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
+	if err != nil {
+		return nil, &awserr.Error{Kind: awserr.Validation, Message: "could not read the request body: " + err.Error()}
+	}
+	if len(b) > MaxBody {
+		return nil, &awserr.Error{Kind: awserr.Validation, Code: "RequestEntityTooLarge",
+			Message: fmt.Sprintf("Request must be smaller than %d bytes", MaxBody), Status: http.StatusRequestEntityTooLarge}
+	}
+	return b, nil
+}
+
+func rootPrincipal(account, key string) *identity.Principal {
+	return &identity.Principal{Type: identity.Root, Account: account, ARN: identity.RootARN(account),
+		UserID: account, Name: "root", AccessKey: key}
+}
+
+func sourceIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func isInternalPath(p string) bool {
+	return strings.HasPrefix(p, "/_nimbus/") || p == "/metrics" ||
+		strings.HasPrefix(p, "/_localstack/") || strings.HasPrefix(p, "/moto-api/")
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status      int
+	wroteHeader bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wroteHeader {
+		s.status = code
+		s.wroteHeader = true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.wroteHeader = true
+	return s.ResponseWriter.Write(b)
+}
+
+// Flush lets streaming responses reach the client.
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}

@@ -1,0 +1,143 @@
+// Package server assembles nimbus from its parts (store, services, edge) and
+// runs it until its context ends, shutting down gracefully: stop accepting,
+// finish in-flight requests, close the store.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/nimbus-dev/nimbus/internal/config"
+	"github.com/nimbus-dev/nimbus/internal/credentials"
+	"github.com/nimbus-dev/nimbus/internal/ec2"
+	"github.com/nimbus-dev/nimbus/internal/edge"
+	"github.com/nimbus-dev/nimbus/internal/metrics"
+	"github.com/nimbus-dev/nimbus/internal/region"
+	"github.com/nimbus-dev/nimbus/internal/service"
+	"github.com/nimbus-dev/nimbus/internal/store"
+	"github.com/nimbus-dev/nimbus/internal/store/sqlitestore"
+	"github.com/nimbus-dev/nimbus/internal/sts"
+)
+
+// Server is a running nimbus.
+type Server struct {
+	cfg      *config.Config
+	version  string
+	started  time.Time
+	log      *slog.Logger
+	store    store.Store
+	services []*service.Service
+	drivers  []string
+	edge     *edge.Server
+	http     *http.Server
+}
+
+// New builds a server from cfg: opens the store and wires every service.
+func New(ctx context.Context, cfg *config.Config, version string, log *slog.Logger) (*Server, error) {
+	s := &Server{cfg: cfg, version: version, started: time.Now(), log: log}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	st, err := sqlitestore.Open(ctx, filepath.Join(cfg.DataDir, "nimbus.db"))
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	s.store = st
+	regions, err := region.NewCatalog(cfg.Regions, cfg.StrictRegions)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	stsSvc, err := sts.New()
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	ec2Svc, err := ec2.New(st, regions)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	s.services = []*service.Service{stsSvc, ec2Svc}
+	reg := metrics.New()
+	s.edge, err = edge.New(edge.Options{
+		Services:    s.services,
+		Credentials: credentials.Root(cfg.AccountID, cfg.RootAccessKey, cfg.RootSecretKey),
+		AnyAuth:     cfg.Auth == config.AuthAny,
+		Account:     cfg.AccountID,
+		Regions:     regions,
+		Region:      cfg.Region,
+		Logger:      log,
+		Metrics:     reg,
+		Internal:    &internalHandler{srv: s, metrics: reg},
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	s.http = &http.Server{
+		Handler:           s.edge,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// Handler is the server's HTTP handler (for tests that serve it themselves).
+func (s *Server) Handler() http.Handler { return s.edge }
+
+// Serve accepts connections on l until ctx ends, then shuts down gracefully.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(l) }()
+	s.log.Info("nimbus listening", "address", l.Addr().String(), "version", s.version, "auth", s.cfg.Auth,
+		"account_id", s.cfg.AccountID, "data", s.cfg.DataDir, "startup_ms", time.Since(s.started).Milliseconds())
+	select {
+	case err := <-errc:
+		s.store.Close()
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down: finishing in-flight requests")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := s.http.Shutdown(shutdownCtx)
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	if cerr := s.store.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	s.log.Info("nimbus stopped")
+	return err
+}
+
+// Reset wipes every service's state (or only the named service's) and
+// returns the names of the services reset.
+func (s *Server) Reset(ctx context.Context, only string) ([]string, error) {
+	var done []string
+	for _, svc := range s.services {
+		if only != "" && svc.Model.Key != only {
+			continue
+		}
+		if err := svc.Reset(ctx); err != nil {
+			return done, fmt.Errorf("reset %s: %w", svc.Model.Key, err)
+		}
+		done = append(done, svc.Model.Key)
+	}
+	if only != "" && len(done) == 0 {
+		return nil, fmt.Errorf("no service %q", only)
+	}
+	sort.Strings(done)
+	s.log.Info("state reset", "services", done)
+	return done, nil
+}
