@@ -3,6 +3,7 @@ package image
 import (
 	"archive/tar"
 	"bytes"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -210,3 +211,44 @@ func dirEntries(t testing.TB, dir string) []string {
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+// compareRootWithLayers checks that every regular file in the layers (which
+// carry no whiteouts) is in root with the same content.
+func compareRootWithLayers(root string, layers []v1.Layer) error {
+	for _, l := range layers {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			return err
+		}
+		tr := tar.NewReader(rc)
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				rc.Close()
+				return err
+			}
+			if h.Typeflag != tar.TypeReg {
+				continue
+			}
+			want, err := io.ReadAll(tr)
+			if err != nil {
+				rc.Close()
+				return err
+			}
+			got, err := os.ReadFile(filepath.Join(root, h.Name))
+			if err != nil {
+				rc.Close()
+				return err
+			}
+			if !bytes.Equal(got, want) {
+				rc.Close()
+				return fmt.Errorf("%s differs from its layer", h.Name)
+			}
+		}
+		rc.Close()
+	}
+	return nil
+}
