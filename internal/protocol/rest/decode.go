@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/nimbus-dev/nimbus/internal/awserr"
@@ -54,7 +55,7 @@ func (c *codec) Decode(r *http.Request, body []byte, op *awsmodel.Operation) (ma
 				doc[m] = v
 			}
 		case "header":
-			if v, ok, err := headerValue(ref, r.Header.Values(wireName(m, ref))); err != nil {
+			if v, ok, err := headerValue(ref, requestHeader(r, wireName(m, ref))); err != nil {
 				return nil, bindingError(m, err)
 			} else if ok {
 				doc[m] = v
@@ -314,4 +315,55 @@ func isStreaming(sh *awsmodel.Shape, member string) bool {
 		return false
 	}
 	return ref.Shape.Streaming || streamingMembers[sh.Name+"."+member]
+}
+
+// requestHeader returns the values of a header member's header, seen as the
+// client meant them. Go's server keeps Content-Length in r.ContentLength;
+// an aws-chunked upload (what the SDKs send over TLS with a trailing
+// checksum) states the object's length in X-Amz-Decoded-Content-Length and
+// marks Content-Encoding with aws-chunked, which S3 does not store.
+func requestHeader(r *http.Request, name string) []string {
+	chunked := isAWSChunked(r.Header)
+	switch http.CanonicalHeaderKey(name) {
+	case "Content-Length":
+		if chunked {
+			if dl := r.Header.Get("X-Amz-Decoded-Content-Length"); dl != "" {
+				return []string{dl}
+			}
+		}
+		if vs := r.Header.Values(name); len(vs) > 0 {
+			return vs
+		}
+		if r.ContentLength > 0 {
+			return []string{strconv.FormatInt(r.ContentLength, 10)}
+		}
+		return nil
+	case "Content-Encoding":
+		if chunked {
+			var kept []string
+			for _, v := range r.Header.Values(name) {
+				for _, enc := range strings.Split(v, ",") {
+					if enc = strings.TrimSpace(enc); enc != "" && !strings.EqualFold(enc, "aws-chunked") {
+						kept = append(kept, enc)
+					}
+				}
+			}
+			if len(kept) == 0 {
+				return nil
+			}
+			return []string{strings.Join(kept, ",")}
+		}
+	}
+	return r.Header.Values(name)
+}
+
+func isAWSChunked(h http.Header) bool {
+	for _, v := range h.Values("Content-Encoding") {
+		for _, enc := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(enc), "aws-chunked") {
+				return true
+			}
+		}
+	}
+	return false
 }

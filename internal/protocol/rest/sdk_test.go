@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -57,6 +58,9 @@ func (ct *codecTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		server.Host = req.URL.Host
 	}
 	server.ContentLength = int64(len(body))
+	if len(body) > 0 {
+		server.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	}
 
 	rec := httptest.NewRecorder()
 	ct.serve(rec, server, body)
