@@ -19,8 +19,9 @@ const cniVersion = "1.0.0"
 var loopbackConfList = []byte(`{"cniVersion":"` + cniVersion + `","name":"nimbus-loopback","plugins":[{"type":"loopback"}]}`)
 
 // bridgeConfList is the CNI configuration of a network: the bridge plugin as
-// the default gateway with egress masquerading, and host-local addresses
-// whose lease files live under ipamDir/<network name>.
+// the default gateway, and host-local addresses whose lease files live under
+// ipamDir/<network name>. Egress NAT is nimbus's own nftables rule, not the
+// plugin's ipMasq (see applyFirewallLocked).
 func bridgeConfList(n Network, ipamDir string) ([]byte, error) {
 	type ipRange struct {
 		Subnet  string `json:"subnet"`
@@ -34,7 +35,7 @@ func bridgeConfList(n Network, ipamDir string) ([]byte, error) {
 			"bridge":           n.Bridge,
 			"isGateway":        true,
 			"isDefaultGateway": true,
-			"ipMasq":           true,
+			"ipMasq":           false,
 			"ipam": map[string]any{
 				"type":    "host-local",
 				"ranges":  [][]ipRange{{{Subnet: n.Subnet.String(), Gateway: n.Gateway.String()}}},

@@ -24,7 +24,7 @@ func requireHost(t testing.TB) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: creates network namespaces, bridges and nftables rules")
 	}
-	for _, bin := range []string{"nsenter", "busybox", "nft", "iptables"} {
+	for _, bin := range []string{"nsenter", "busybox", "nft"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			t.Skipf("needs %s on PATH (busybox: apt-get install busybox-static)", bin)
 		}

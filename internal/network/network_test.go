@@ -72,7 +72,7 @@ func TestBridgeConfList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`"bridge":"nbtconf"`, `"ipMasq":true`, `"isGateway":true`, `"subnet":"10.9.8.0/24"`, `"gateway":"10.9.8.1"`, `"dataDir":"/state/ipam"`, `"type":"host-local"`} {
+	for _, want := range []string{`"bridge":"nbtconf"`, `"ipMasq":false`, `"isGateway":true`, `"subnet":"10.9.8.0/24"`, `"gateway":"10.9.8.1"`, `"dataDir":"/state/ipam"`, `"type":"host-local"`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("CNI config %s lacks %s", b, want)
 		}

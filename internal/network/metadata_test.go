@@ -1,0 +1,77 @@
+package network
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMetadataIdentifiesSandbox(t *testing.T) {
+	requireHost(t)
+	t.Parallel()
+	m := newTestManager(t, testOptions(t))
+	n := testNetwork(t, m)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	srv := NewMetadataServer(m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		caller, ok := SandboxFromContext(r.Context())
+		if !ok {
+			http.Error(w, "no caller", http.StatusInternalServerError)
+			return
+		}
+		if r.URL.Path != "/latest/meta-data/instance-id" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprint(w, caller.SandboxID)
+	}))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Close(ctx); err != nil {
+			t.Errorf("close metadata server: %v", err)
+		}
+	})
+	// Before any attachment: the gateway address is not on the host yet.
+	if err := srv.Listen(ctx, n.Name); err != nil {
+		t.Fatalf("Listen: %v", err)
+	}
+
+	ids := []string{"sb-m1-" + randomHex(t, 3), "sb-m2-" + randomHex(t, 3)}
+	for _, id := range ids {
+		na, err := m.Attach(ctx, id, n.Name, AttachOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Security groups do not apply to the metadata endpoint.
+		if id == ids[1] {
+			if err := m.SetRules(ctx, id, []Rule{}, []Rule{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := inNetNS(ctx, na.NetNSPath, "wget", "-q", "-O", "-", "http://169.254.169.254/latest/meta-data/instance-id")
+		if err != nil {
+			t.Fatalf("metadata from %s: %v", id, err)
+		}
+		if got != id {
+			t.Errorf("sandbox %s got instance-id %q", id, got)
+		}
+	}
+
+	// The host is no sandbox: it reaches the listener but is refused.
+	resp, err := http.Get("http://" + n.Gateway.String() + ":" + strconv.Itoa(m.opts.MetadataPort) + "/latest/meta-data/instance-id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "no sandbox") {
+		t.Errorf("host request got %d %q, want 403", resp.StatusCode, body)
+	}
+}
