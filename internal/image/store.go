@@ -22,6 +22,9 @@ type Store struct {
 	platform v1.Platform
 	busybox  string // host busybox-static binary
 
+	debianMirror string // Bootstrap's archive; empty: from aptDir's sources
+	aptDir       string
+
 	// unpacks makes concurrent requests for one root share a single unpack.
 	unpacks singleflight.Group
 }
@@ -48,6 +51,7 @@ func Open(dataDir string, opts ...Option) (*Store, error) {
 		log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		platform: v1.Platform{OS: "linux", Architecture: runtime.GOARCH},
 		busybox:  defaultBusybox,
+		aptDir:   "/etc/apt",
 	}
 	for _, o := range opts {
 		o(s)
