@@ -3,6 +3,7 @@ package network
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -97,5 +98,55 @@ func TestAttachStaticIP(t *testing.T) {
 	}
 	if _, err := m.Attach(ctx, "sb-x", "no-such-network", AttachOptions{}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Attach to an unknown network = %v, want ErrNotFound", err)
+	}
+}
+
+// Concurrent attaches get distinct addresses and all detach cleanly.
+func TestConcurrentAttach(t *testing.T) {
+	requireHost(t)
+	t.Parallel()
+	m := newTestManager(t, testOptions(t))
+	n := testNetwork(t, m)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	const count = 6
+	prefix := "sb-par-" + randomHex(t, 3)
+	errs := make(chan error, count)
+	for i := range count {
+		go func() {
+			_, err := m.Attach(ctx, fmt.Sprintf("%s-%d", prefix, i), n.Name, AttachOptions{})
+			errs <- err
+		}()
+	}
+	for range count {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent Attach: %v", err)
+		}
+	}
+	atts, err := m.Attachments(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := make(map[netip.Addr]string)
+	for _, a := range atts {
+		if other, dup := seen[a.IP]; dup {
+			t.Errorf("%s and %s both got %s", a.SandboxID, other, a.IP)
+		}
+		seen[a.IP] = a.SandboxID
+	}
+	if len(seen) != count {
+		t.Errorf("got %d attachments, want %d", len(seen), count)
+	}
+	for _, a := range atts {
+		go func() { errs <- m.Detach(ctx, a.SandboxID) }()
+	}
+	for range atts {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent Detach: %v", err)
+		}
+	}
+	for _, a := range atts {
+		assertNothingLeft(t, m, a)
 	}
 }
