@@ -269,6 +269,13 @@ func (c *ChunkedReader) readTrailers() error {
 			return &Error{Reason: ReasonMalformedTrailer, Detail: "too many trailing headers"}
 		}
 		line, err := c.readLine()
+		if i == 0 && err == nil && line == "" && c.opt.trailerMode {
+			// Some encoders end the final chunk's empty data with CRLF
+			// before the trailers; a blank line followed by more is that.
+			if _, perr := c.src.Peek(1); perr == nil {
+				continue
+			}
+		}
 		if errors.Is(err, io.EOF) || err == nil && line == "" {
 			break
 		}

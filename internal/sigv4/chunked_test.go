@@ -122,6 +122,7 @@ func TestStreamingTrailerDocumentationExample(t *testing.T) {
 		wantErr error
 	}{
 		{"as documented", chunks + "x-amz-checksum-crc32c:" + docTrailerCRC32C + "\r\nx-amz-trailer-signature:" + docTrailerSigHex + "\r\n\r\n", nil},
+		{"blank line before the trailers", chunks + "\r\nx-amz-checksum-crc32c:" + docTrailerCRC32C + "\r\nx-amz-trailer-signature:" + docTrailerSigHex + "\r\n\r\n", nil},
 		{"checksum changed (signature no longer matches)", chunks + "x-amz-checksum-crc32c:AAAAAA==\r\nx-amz-trailer-signature:" + docTrailerSigHex + "\r\n\r\n", ErrSignatureMismatch},
 		{"trailer signature missing", chunks + "x-amz-checksum-crc32c:" + docTrailerCRC32C + "\r\n\r\n", ErrMalformedTrailer},
 		{"checksum trailer missing", chunks + "\r\n", ErrMalformedTrailer},
