@@ -92,9 +92,19 @@ func (m *Manager) Attach(ctx context.Context, sandboxID, networkName string, opt
 	rec.Attachment.Gateway = res.Gateway
 	rec.Attachment.HostVeth = res.HostVeth
 	rec.Attachment.Complete = true
-	err = m.writeRecord(rec)
+	// The anti-spoofing rules for the new veth go in before the sandbox
+	// can use its address.
+	err = m.applyFirewallLocked()
+	if err == nil {
+		err = m.writeRecord(rec)
+	}
 	m.mu.Unlock()
 	if err != nil {
+		undoCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if uerr := m.tearDown(undoCtx, rec); uerr != nil {
+			err = errors.Join(err, fmt.Errorf("undo: %w", uerr))
+		}
 		return nil, fmt.Errorf("attach %s: %w", sandboxID, err)
 	}
 	m.log.DebugContext(ctx, "sandbox attached", "sandbox", sandboxID, "network", n.Name, "ip", res.IP)
@@ -141,9 +151,11 @@ func (m *Manager) Detach(ctx context.Context, sandboxID string) error {
 // gone, and forgets the record last so a failure can be retried.
 func (m *Manager) tearDown(ctx context.Context, rec *record) error {
 	a := rec.Attachment
-	if a.Firewall != nil {
+	if a.Complete {
+		// Its firewall and anti-spoofing rules go first; from here on the
+		// attachment counts as incomplete.
 		m.mu.Lock()
-		rec.Attachment.Firewall = nil
+		rec.Attachment.Complete = false
 		err := m.applyFirewallLocked()
 		m.mu.Unlock()
 		if err != nil {

@@ -111,11 +111,12 @@ func (m *Manager) replaceFirewall(ctx context.Context, sandboxID string, rules *
 	return nil
 }
 
-// applyFirewallLocked rebuilds nimbus's whole table from the manager's state
-// in one netlink batch: the table is deleted and recreated inside the same
+// applyFirewallLocked rebuilds nimbus's tables from the manager's state in
+// one netlink batch: each table is deleted and recreated inside the same
 // transaction, so packets see either the old rules or the new ones, and no
-// rule can be left over from a sandbox that is gone. Only this table is
-// touched. m.mu must be held.
+// rule can be left over from a sandbox that is gone. Only nimbus's two
+// tables (inet and bridge <TableName>, see addAntiSpoofing) are touched.
+// m.mu must be held.
 //
 // Layout (inet <TableName>):
 //   - metadata (nat, prerouting): iifname <bridge> ip daddr 169.254.169.254
@@ -171,14 +172,7 @@ func (m *Manager) applyFirewallLocked() error {
 			[]expr.Any{verdict(expr.VerdictAccept)})})
 	}
 
-	ids := make([]string, 0, len(m.records))
-	for id, rec := range m.records {
-		if rec.Attachment.Complete && rec.Attachment.Firewall != nil {
-			ids = append(ids, id)
-		}
-	}
-	slices.Sort(ids)
-	for _, id := range ids {
+	for _, id := range m.sortedIDsLocked(func(r *record) bool { return r.Attachment.Complete && r.Attachment.Firewall != nil }) {
 		rec := m.records[id]
 		a := rec.Attachment
 		bridge := rec.NetworkDef.Bridge
@@ -195,8 +189,9 @@ func (m *Manager) applyFirewallLocked() error {
 		c.AddRule(&nftables.Rule{Table: table, Chain: output, UserData: comment, Exprs: concat(toSandbox, []expr.Any{jump(in.Name)})})
 		c.AddRule(&nftables.Rule{Table: table, Chain: input, UserData: comment, Exprs: concat(fromSandbox, []expr.Any{jump(out.Name)})})
 	}
+	m.addAntiSpoofing(c)
 	if err := c.Flush(); err != nil {
-		return fmt.Errorf("apply nftables table inet %s: %w", m.opts.TableName, err)
+		return fmt.Errorf("apply nftables tables inet and bridge %s: %w", m.opts.TableName, err)
 	}
 	return nil
 }
@@ -232,17 +227,19 @@ func fillRuleChain(c *nftables.Conn, table *nftables.Table, chain *nftables.Chai
 	c.AddRule(&nftables.Rule{Table: table, Chain: chain, UserData: comment, Exprs: []expr.Any{verdict(expr.VerdictDrop)}})
 }
 
-// deleteTable removes nimbus's table entirely.
-func (m *Manager) deleteTable() error {
+// deleteTables removes nimbus's tables entirely.
+func (m *Manager) deleteTables() error {
 	c, err := nftables.New()
 	if err != nil {
 		return fmt.Errorf("open nftables: %w", err)
 	}
-	table := &nftables.Table{Family: nftables.TableFamilyINet, Name: m.opts.TableName}
-	c.AddTable(table)
-	c.DelTable(table)
+	for _, family := range []nftables.TableFamily{nftables.TableFamilyINet, nftables.TableFamilyBridge} {
+		table := &nftables.Table{Family: family, Name: m.opts.TableName}
+		c.AddTable(table)
+		c.DelTable(table)
+	}
 	if err := c.Flush(); err != nil {
-		return fmt.Errorf("delete nftables table inet %s: %w", m.opts.TableName, err)
+		return fmt.Errorf("delete nftables tables %s: %w", m.opts.TableName, err)
 	}
 	return nil
 }

@@ -186,8 +186,15 @@ func assertNothingLeft(t *testing.T, m *Manager, a Attachment) {
 			t.Errorf("lease %s still exists", lease)
 		}
 	}
-	if out, err := onHost(ctx, "nft", "list", "table", "inet", m.opts.TableName); err == nil && strings.Contains(out, a.SandboxID) {
-		t.Errorf("nftables table %s still mentions %s:\n%s", m.opts.TableName, a.SandboxID, out)
+	for _, family := range []string{"inet", "bridge"} {
+		out, err := onHost(ctx, "nft", "list", "table", family, m.opts.TableName)
+		if err != nil {
+			t.Errorf("list nftables table %s %s: %v", family, m.opts.TableName, err)
+			continue
+		}
+		if strings.Contains(out, a.SandboxID) || (a.HostVeth != "" && strings.Contains(out, a.HostVeth)) {
+			t.Errorf("nftables table %s %s still mentions %s:\n%s", family, m.opts.TableName, a.SandboxID, out)
+		}
 	}
 	if out, err := onHost(ctx, "iptables", "-t", "nat", "-S"); err == nil && strings.Contains(out, a.SandboxID) {
 		t.Errorf("iptables nat rules still mention %s:\n%s", a.SandboxID, out)

@@ -262,7 +262,7 @@ func (m *Manager) CleanupStale(ctx context.Context, keep func(sandboxID string) 
 }
 
 // Teardown detaches every sandbox, deletes every defined network's bridge
-// and removes the nftables table: the host is left as if nimbus had never
+// and removes the nftables tables: the host is left as if nimbus had never
 // run, apart from the (empty) state directory.
 func (m *Manager) Teardown(ctx context.Context) error {
 	_, err := m.CleanupStale(ctx, func(string) bool { return false })
@@ -281,7 +281,7 @@ func (m *Manager) Teardown(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	if err := m.deleteTable(); err != nil {
+	if err := m.deleteTables(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {

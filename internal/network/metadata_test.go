@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -73,5 +74,60 @@ func TestMetadataIdentifiesSandbox(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "no sandbox") {
 		t.Errorf("host request got %d %q, want 403", resp.StatusCode, body)
+	}
+}
+
+// A sandbox that takes another's address gets nothing from the metadata
+// endpoint: the bridge drops frames whose source is not the sender's own.
+func TestSpoofedSourceRejected(t *testing.T) {
+	requireHost(t)
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("needs ip (iproute2) to re-address a sandbox")
+	}
+	t.Parallel()
+	m := newTestManager(t, testOptions(t))
+	n := testNetwork(t, m)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	srv := NewMetadataServer(m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		caller, _ := SandboxFromContext(r.Context())
+		fmt.Fprint(w, caller.SandboxID)
+	}))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Close(ctx)
+	})
+	if err := srv.Listen(ctx, n.Name); err != nil {
+		t.Fatal(err)
+	}
+	attacker, victim := "sb-evil-"+randomHex(t, 3), "sb-victim-"+randomHex(t, 3)
+	a, err := m.Attach(ctx, attacker, n.Name, AttachOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := m.Attach(ctx, victim, n.Name, AttachOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The victim goes quiet (its interface is gone, so nothing else
+	// answers for its address) and the attacker takes its address.
+	ipIn := func(netns string, args ...string) {
+		t.Helper()
+		if out, err := exec.CommandContext(ctx, "nsenter", append([]string{"--net=" + netns, "ip"}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v: %s", args, err, out)
+		}
+	}
+	ipIn(v.NetNSPath, "link", "del", "eth0")
+	ipIn(a.NetNSPath, "addr", "flush", "dev", "eth0")
+	ipIn(a.NetNSPath, "addr", "add", v.IP+"/"+strconv.Itoa(n.Subnet.Bits()), "dev", "eth0")
+	ipIn(a.NetNSPath, "route", "add", "default", "via", n.Gateway.String())
+
+	probe, cancelProbe := context.WithTimeout(ctx, 2*time.Second)
+	defer cancelProbe()
+	got, err := inNetNS(probe, a.NetNSPath, "wget", "-q", "-O", "-", "http://169.254.169.254/latest/meta-data/instance-id")
+	if err == nil || strings.Contains(got, victim) {
+		t.Errorf("sandbox %s posing as %s got %q (err %v), want no answer", attacker, v.IP, got, err)
 	}
 }
