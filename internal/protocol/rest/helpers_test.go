@@ -2,12 +2,11 @@ package rest
 
 import (
 	"errors"
-	"net/http/httptest"
+	"io"
+	"net/http"
 
 	"github.com/aws/smithy-go"
 )
-
-func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
 
 func apiCode(err error) string {
 	var api smithy.APIError
@@ -15,4 +14,10 @@ func apiCode(err error) string {
 		return api.ErrorCode()
 	}
 	return ""
+}
+
+// copyBody copies a response body to w and closes it.
+func copyBody(w io.Writer, resp *http.Response) (int64, error) {
+	defer resp.Body.Close()
+	return io.Copy(w, resp.Body)
 }

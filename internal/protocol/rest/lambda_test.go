@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"reflect"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -271,24 +270,5 @@ func TestLambdaErrors(t *testing.T) {
 			}
 			tc.check(t, err)
 		})
-	}
-}
-
-func TestLambdaTimestampsAndJSONValueHeaders(t *testing.T) {
-	svc := awsmodel.MustLoad("lambda")
-	c := New(svc)
-	// The response's epoch timestamps come back as time.Time through the
-	// SDK; check one on the JSON side directly against the model.
-	op := svc.Operations["GetFunctionConcurrency"]
-	rec := newRecorder()
-	if err := c.Encode(rec, op, map[string]any{"ReservedConcurrentExecutions": 7}, "r"); err != nil {
-		t.Fatal(err)
-	}
-	if got := rec.Body.String(); got != `{"ReservedConcurrentExecutions":7}` {
-		t.Errorf("body %s", got)
-	}
-	when := time.Date(2024, 1, 2, 3, 4, 5, 600e6, time.UTC)
-	if got := formatTime(when, formatEpoch); got != "1704164645.6" {
-		t.Errorf("epoch seconds %s", got)
 	}
 }

@@ -123,10 +123,12 @@ func splitPath(p string) []string {
 }
 
 // match reports whether the escaped path fits r, returning the decoded
-// labels.
+// labels. Labels are gathered in a small array first so that the routes
+// that do not match cost no map.
 func (r *route) match(escapedPath string) (map[string]string, bool) {
 	rest := strings.TrimPrefix(escapedPath, "/")
-	labels := map[string]string{}
+	var found [8][2]string
+	labels := found[:0]
 	for i, seg := range r.segments {
 		if seg.greedy {
 			// The greedy label takes everything left, slashes and a
@@ -138,27 +140,40 @@ func (r *route) match(escapedPath string) (map[string]string, bool) {
 			if err != nil {
 				return nil, false
 			}
-			labels[seg.label] = v
-			return labels, true
+			labels = append(labels, [2]string{seg.label, v})
+			rest = ""
+			break
 		}
 		part, tail, _ := strings.Cut(rest, "/")
 		if part == "" {
 			return nil, false
 		}
-		v, err := url.PathUnescape(part)
-		if err != nil {
-			return nil, false
-		}
 		if seg.label == "" {
-			if v != seg.literal {
-				return nil, false
+			if part != seg.literal {
+				// Literals in AWS request URIs need no escaping, so
+				// compare escaped text first and decode only on a miss.
+				v, err := url.PathUnescape(part)
+				if err != nil || v != seg.literal {
+					return nil, false
+				}
 			}
 		} else {
-			labels[seg.label] = v
+			v, err := url.PathUnescape(part)
+			if err != nil {
+				return nil, false
+			}
+			labels = append(labels, [2]string{seg.label, v})
 		}
 		rest = tail
 	}
-	return labels, rest == ""
+	if rest != "" {
+		return nil, false
+	}
+	out := make(map[string]string, len(labels))
+	for _, l := range labels {
+		out[l[0]] = l[1]
+	}
+	return out, true
 }
 
 // score ranks a matching route: more literal path segments, then more
