@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -82,13 +83,21 @@ func (s *Store) Bootstrap(ctx context.Context, distro string, p Progress) (*Imag
 	if err != nil {
 		return nil, fmt.Errorf("bootstrap %s: %w", distro, err)
 	}
-	defer os.RemoveAll(work)
+	defer func() {
+		if err := removeWorkDir(work); err != nil {
+			s.log.Warn("bootstrap work directory left behind", "dir", work, "err", err)
+		}
+	}()
 	rootfs := filepath.Join(work, "rootfs")
 
 	started := time.Now()
 	p.Step(fmt.Sprintf("debootstrap %s from %s", recipe.suite, mirror), 0)
 	args := []string{"--variant=minbase", "--include=" + strings.Join(recipe.packages, ","), recipe.suite, rootfs, mirror}
-	if err := runDebootstrap(ctx, debootstrap, args, p); err != nil {
+	err = runDebootstrap(ctx, debootstrap, args, p)
+	if uerr := unmountUnder(rootfs); err == nil {
+		err = uerr
+	}
+	if err != nil {
 		return nil, fmt.Errorf("bootstrap %s: %w", distro, err)
 	}
 	p.Logf("debootstrap done in %s", time.Since(started).Round(time.Second))
@@ -106,7 +115,7 @@ func (s *Store) Bootstrap(ctx context.Context, distro string, p Progress) (*Imag
 		return nil, fmt.Errorf("bootstrap %s: %w", distro, err)
 	}
 	// The packed layer is all we need now; free the disk before unpacking.
-	if err := os.RemoveAll(rootfs); err != nil {
+	if err := removeWorkDir(rootfs); err != nil {
 		return nil, fmt.Errorf("bootstrap %s: %w", distro, err)
 	}
 	layer, err := tarball.LayerFromFile(layerPath, tarball.WithMediaType(types.OCILayer))
@@ -138,6 +147,10 @@ func (s *Store) Bootstrap(ctx context.Context, distro string, p Progress) (*Imag
 func runDebootstrap(ctx context.Context, bin string, args []string, p Progress) error {
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive", "LC_ALL=C")
+	// debootstrap is a shell script with children (dpkg, chroot): cancel
+	// kills the whole process group, not just the script.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return err

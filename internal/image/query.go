@@ -54,6 +54,9 @@ func (s *Store) List(ctx context.Context) ([]*Image, error) {
 		}
 		seen[d.Digest] = true
 		img, err := s.describe(d, namesOf(idx, d.Digest))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // removed and collected since the index was read
+		}
 		if err != nil {
 			return nil, err
 		}

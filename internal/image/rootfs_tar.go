@@ -25,7 +25,12 @@ func writeRootTar(ctx context.Context, w io.Writer, root string) error {
 	links := map[inode]string{}
 	tw := tar.NewWriter(w)
 	buf := make([]byte, 1<<20)
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	rootInfo, err := os.Stat(root)
+	if err != nil {
+		return fmt.Errorf("pack %s: %w", root, err)
+	}
+	rootDev := rootInfo.Sys().(*syscall.Stat_t).Dev
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -45,6 +50,10 @@ func writeRootTar(ctx context.Context, w io.Writer, root string) error {
 		}
 		if fi.Mode()&fs.ModeSocket != 0 {
 			return nil
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && fi.IsDir() && st.Dev != rootDev {
+			// A mount point (a chroot's /proc): not part of the root.
+			return fs.SkipDir
 		}
 		var target string
 		if fi.Mode()&fs.ModeSymlink != 0 {

@@ -108,7 +108,7 @@ func (s *Store) clearStaleWork() error {
 		return fmt.Errorf("clear stale work: %w", err)
 	}
 	for _, e := range entries {
-		if err := os.RemoveAll(filepath.Join(s.tmpDir(), e.Name())); err != nil {
+		if err := removeWorkDir(filepath.Join(s.tmpDir(), e.Name())); err != nil {
 			return fmt.Errorf("clear stale work: %w", err)
 		}
 	}
