@@ -189,19 +189,7 @@ func (d *Driver) waitShim(ctx context.Context, id, dir string) error {
 	d.mu.Lock()
 	shim := d.shims[id]
 	d.mu.Unlock()
-	if shim != nil && shim.exited != nil {
-		select {
-		case <-shim.exited:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	pid, alive := readShimPid(dir)
-	if !alive {
-		return nil
-	}
-	return waitPidExit(ctx, pid)
+	return WaitShimExit(ctx, shim, dir)
 }
 
 // Delete kills the sandbox if it runs and removes the container, its

@@ -135,7 +135,9 @@ func TestPidsLimitEnforced(t *testing.T) {
 	spec := f.spec("for i in 1 2 3 4 5 6 7 8; do sleep 5 & done; wait; echo done")
 	spec.PidsLimit = 4
 	st, out := f.runOnce(spec)
-	if !slices.ContainsFunc(out, func(l string) bool { return strings.Contains(l, "can't fork") || strings.Contains(l, "Resource temporarily unavailable") }) {
+	if !slices.ContainsFunc(out, func(l string) bool {
+		return strings.Contains(l, "can't fork") || strings.Contains(l, "Resource temporarily unavailable")
+	}) {
 		t.Errorf("forking past the pids limit did not fail: %+v %q", st, out)
 	}
 }

@@ -79,6 +79,9 @@ func ShimMain(args []string) int {
 		return 2
 	}
 	dir := args[0]
+	// The pipe must not leak into the sandbox's processes: the launcher
+	// would see no EOF, and the sandbox would hold a stray fd.
+	unix.CloseOnExec(shimReadyFD)
 	ready := os.NewFile(shimReadyFD, "ready")
 	if err := runShim(dir, ready); err != nil {
 		fmt.Fprintf(os.Stderr, "nimbus shim %s: %v\n", dir, err)
@@ -242,15 +245,16 @@ func shimStartProcess(dir string, cfg ShimConfig, stdout, stderr *os.File) (int,
 		return 0, fmt.Errorf("start %s: %w", cfg.Command[0], err)
 	}
 	started := time.Now()
-	if err := writeJSONAtomic(filepath.Join(dir, startedFile), startedRecord{StartedAt: started}); err != nil {
-		return cmd.Process.Pid, err
-	}
-	if err := os.WriteFile(filepath.Join(dir, initPidFile), []byte(strconv.Itoa(cmd.Process.Pid)), 0o600); err != nil {
-		return cmd.Process.Pid, fmt.Errorf("write pid file: %w", err)
-	}
+	pid := cmd.Process.Pid
 	// Reaping is done by reapUntil with wait4(-1); os/exec's Wait is never called.
 	cmd.Process.Release()
-	return cmd.Process.Pid, nil
+	if err := writeJSONAtomic(filepath.Join(dir, startedFile), startedRecord{StartedAt: started}); err != nil {
+		return pid, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, initPidFile), []byte(strconv.Itoa(pid)), 0o600); err != nil {
+		return pid, fmt.Errorf("write pid file: %w", err)
+	}
+	return pid, nil
 }
 
 // reapUntil reaps every child (orphans reparented to us included) until pid

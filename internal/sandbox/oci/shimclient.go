@@ -82,16 +82,12 @@ func readReady(ctx context.Context, r *os.File) (shimReady, error) {
 	if deadline, ok := ctx.Deadline(); ok {
 		r.SetReadDeadline(deadline)
 	}
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return shimReady{}, fmt.Errorf("wait for shim: %w", err)
-	}
-	if len(b) == 0 {
-		return shimReady{}, errors.New("shim exited without reporting (see its shim.log)")
-	}
 	var msg shimReady
-	if err := json.Unmarshal(b, &msg); err != nil {
-		return shimReady{}, fmt.Errorf("shim report %q: %w", b, err)
+	if err := json.NewDecoder(r).Decode(&msg); err != nil {
+		if errors.Is(err, io.EOF) {
+			return shimReady{}, errors.New("shim exited without reporting (see its shim.log)")
+		}
+		return shimReady{}, fmt.Errorf("read shim report: %w", err)
 	}
 	return msg, nil
 }
@@ -157,3 +153,45 @@ func waitPidExit(ctx context.Context, pid int) error {
 	}
 	return nil
 }
+
+// WaitShimExit blocks until the shim of the sandbox in dir ends or ctx is
+// done: through shim's reaper when this process launched it (shim may be
+// nil), else through its pid.
+func WaitShimExit(ctx context.Context, shim *Shim, dir string) error {
+	if shim != nil && shim.exited != nil {
+		select {
+		case <-shim.exited:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	pid, alive := readShimPid(dir)
+	if !alive {
+		return nil
+	}
+	return waitPidExit(ctx, pid)
+}
+
+// ShimRunning reports the pid of the shim for dir and whether it still runs.
+func ShimRunning(dir string) (int, bool) { return readShimPid(dir) }
+
+// InitPid returns the pid of the sandbox's first process as its shim or
+// runtime recorded it, or 0.
+func InitPid(dir string) int {
+	b, err := os.ReadFile(filepath.Join(dir, initPidFile))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid
+}
+
+// Exited reports whether the shim for dir has recorded an exit status.
+func Exited(dir string) bool { return fileExists(filepath.Join(dir, exitFile)) }
+
+// WriteFileAtomic writes v as JSON to path via a temporary file and rename.
+func WriteFileAtomic(path string, v any) error { return writeJSONAtomic(path, v) }
+
+// ReadFileJSON reads JSON from path into v.
+func ReadFileJSON(path string, v any) error { return readJSON(path, v) }
