@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"sync"
 
 	"github.com/containernetworking/cni/libcni"
 	"github.com/containernetworking/cni/pkg/types"
@@ -72,18 +73,30 @@ func (m *Manager) cniAdd(ctx context.Context, confList []byte, rt *libcni.Runtim
 	if err != nil {
 		return nil, fmt.Errorf("parse loopback CNI config: %w", err)
 	}
-	if _, err := m.cni.AddNetworkList(ctx, lo, &libcni.RuntimeConf{ContainerID: rt.ContainerID, NetNS: rt.NetNS, IfName: "lo"}); err != nil {
-		return nil, fmt.Errorf("CNI loopback ADD: %w", err)
-	}
 	list, err := libcni.ConfListFromBytes(confList)
 	if err != nil {
 		return nil, fmt.Errorf("parse CNI config: %w", err)
 	}
+	// The two plugins touch different interfaces; running them side by
+	// side saves one plugin exec from every attach.
+	var loErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		_, loErr = m.cni.AddNetworkList(ctx, lo, loopbackRuntimeConf(rt))
+	})
 	raw, err := m.cni.AddNetworkList(ctx, list, rt)
+	wg.Wait()
 	if err != nil {
 		return nil, fmt.Errorf("CNI bridge ADD: %w", err)
 	}
+	if loErr != nil {
+		return nil, fmt.Errorf("CNI loopback ADD: %w", loErr)
+	}
 	return parseBridgeResult(raw)
+}
+
+func loopbackRuntimeConf(rt *libcni.RuntimeConf) *libcni.RuntimeConf {
+	return &libcni.RuntimeConf{ContainerID: rt.ContainerID, NetNS: rt.NetNS, IfName: "lo"}
 }
 
 func parseBridgeResult(raw types.Result) (*cniResult, error) {
@@ -120,15 +133,22 @@ func (m *Manager) cniDel(ctx context.Context, confList []byte, rt *libcni.Runtim
 	if err != nil {
 		return fmt.Errorf("parse CNI config: %w", err)
 	}
-	if err := m.cni.DelNetworkList(ctx, list, rt); err != nil {
-		return fmt.Errorf("CNI bridge DEL: %w", err)
-	}
 	lo, err := libcni.ConfListFromBytes(loopbackConfList)
 	if err != nil {
 		return fmt.Errorf("parse loopback CNI config: %w", err)
 	}
-	if err := m.cni.DelNetworkList(ctx, lo, &libcni.RuntimeConf{ContainerID: rt.ContainerID, NetNS: rt.NetNS, IfName: "lo"}); err != nil {
-		return fmt.Errorf("CNI loopback DEL: %w", err)
+	var loErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		loErr = m.cni.DelNetworkList(ctx, lo, loopbackRuntimeConf(rt))
+	})
+	err = m.cni.DelNetworkList(ctx, list, rt)
+	wg.Wait()
+	if err != nil {
+		return fmt.Errorf("CNI bridge DEL: %w", err)
+	}
+	if loErr != nil {
+		return fmt.Errorf("CNI loopback DEL: %w", loErr)
 	}
 	return nil
 }

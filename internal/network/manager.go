@@ -12,6 +12,8 @@ import (
 	"sync"
 
 	"github.com/containernetworking/cni/libcni"
+	"github.com/containernetworking/cni/pkg/invoke"
+	"github.com/containernetworking/cni/pkg/version"
 )
 
 // Options configures a Manager.
@@ -93,8 +95,11 @@ func NewManager(ctx context.Context, opts Options) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{
-		opts:     opts,
-		cni:      libcni.NewCNIConfigWithCacheDir(opts.PluginDirs, filepath.Join(opts.StateDir, "cni-cache"), nil),
+		opts: opts,
+		// An explicit exec: libcni would otherwise set its default lazily on
+		// first use, a data race between concurrent attaches.
+		cni: libcni.NewCNIConfigWithCacheDir(opts.PluginDirs, filepath.Join(opts.StateDir, "cni-cache"),
+			&invoke.DefaultExec{RawExec: &invoke.RawExec{Stderr: os.Stderr}, PluginDecoder: version.PluginDecoder{}}),
 		log:      opts.Logger,
 		networks: make(map[string]Network),
 		busy:     make(map[string]bool),
