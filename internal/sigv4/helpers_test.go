@@ -53,6 +53,7 @@ type signedRequest struct {
 	s3Escaping           bool   // DisableURIPathEscaping, as the S3 client signs
 	at                   time.Time
 	presign              time.Duration // >0: presign with this X-Amz-Expires
+	token                string        // session token of temporary credentials
 }
 
 func (s signedRequest) build(t testing.TB) *http.Request {
@@ -73,12 +74,14 @@ func (s signedRequest) build(t testing.TB) *http.Request {
 		hash = hashHex([]byte(s.body))
 	}
 	opts := func(o *v4.SignerOptions) { o.DisableURIPathEscaping = s.s3Escaping }
+	creds := testCreds
+	creds.SessionToken = s.token
 	signer := v4.NewSigner()
 	if s.presign > 0 {
 		q := r.URL.Query()
 		q.Set("X-Amz-Expires", strconv.Itoa(int(s.presign/time.Second)))
 		r.URL.RawQuery = q.Encode()
-		signedURL, hdr, err := signer.PresignHTTP(context.Background(), testCreds, r, hash, s.service, "us-east-1", s.at, opts)
+		signedURL, hdr, err := signer.PresignHTTP(context.Background(), creds, r, hash, s.service, "us-east-1", s.at, opts)
 		if err != nil {
 			t.Fatalf("presign: %v", err)
 		}
@@ -93,7 +96,7 @@ func (s signedRequest) build(t testing.TB) *http.Request {
 		}
 		return onTheWire(t, pr)
 	}
-	if err := signer.SignHTTP(context.Background(), testCreds, r, hash, s.service, "us-east-1", s.at, opts); err != nil {
+	if err := signer.SignHTTP(context.Background(), creds, r, hash, s.service, "us-east-1", s.at, opts); err != nil {
 		t.Fatalf("sign: %v", err)
 	}
 	return onTheWire(t, r)

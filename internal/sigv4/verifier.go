@@ -50,7 +50,9 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // then the payload hash, or is checked against x-amz-content-sha256. Pass
 // nil when the body was not buffered (large S3 uploads); the edge then reads
 // the payload through Body, which checks it as it streams. A request without
-// x-amz-content-sha256 and with a non-empty body needs its body here.
+// x-amz-content-sha256 and with a non-empty body needs its body here. For
+// the STREAMING-* modes the signature covers only the headers here; the
+// payload must always be read through Body, which checks the chunks.
 //
 // Errors are *Error (map them with AWSError), except for misuse by the caller.
 func (v *Verifier) Verify(r *http.Request, a *Auth, secret string, body []byte) error {

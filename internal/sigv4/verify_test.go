@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -59,6 +60,11 @@ func TestVerifySDKSigned(t *testing.T) {
 			method: "GET", url: "http://127.0.0.1:4566/?Action=GetCallerIdentity&Version=2011-06-15", service: "sts", at: testNow,
 			header: map[string]string{"X-K8s-Aws-Id": "cluster"},
 		}, time.Minute)},
+		{name: "session token, header auth", req: withToken(stsPost, "FwoGZXIvYXdzEXAMPLE/token+=="), buffer: true},
+		{name: "session token, presigned", req: withToken(withPresign(s3Get, time.Minute), "FwoGZXIvYXdzEXAMPLE/token+=="), skew: 30 * time.Second},
+		{name: "session token swapped", req: withToken(stsPost, "FwoGZXIvYXdzEXAMPLE/token+=="), buffer: true, mutate: func(r *http.Request) {
+			r.Header.Set("X-Amz-Security-Token", "FwoGZXIvYXdzOTHER")
+		}, wantErr: ErrSignatureMismatch},
 		{name: "skew just inside 15 minutes", req: withTime(stsPost, testNow.Add(-14*time.Minute)), buffer: true},
 
 		{name: "wrong secret", req: stsPost, buffer: true, secret: "not-the-secret", wantErr: ErrSignatureMismatch},
@@ -94,7 +100,7 @@ func TestVerifySDKSigned(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
-			if a.AccessKey != testAccessKey || a.Region != "us-east-1" || a.Service != tc.req.service {
+			if a.AccessKey != testAccessKey || a.Region != "us-east-1" || a.Service != tc.req.service || tc.wantErr == nil && a.SessionToken != tc.req.token {
 				t.Fatalf("Parse got key %q region %q service %q", a.AccessKey, a.Region, a.Service)
 			}
 			secret := testSecret
@@ -122,6 +128,7 @@ func TestVerifySDKSigned(t *testing.T) {
 }
 
 func withPresign(s signedRequest, d time.Duration) signedRequest { s.presign = d; return s }
+func withToken(s signedRequest, token string) signedRequest      { s.token = token; return s }
 func withTime(s signedRequest, at time.Time) signedRequest       { s.at = at; return s }
 
 func setBody(b string) func(r *http.Request) {
@@ -167,5 +174,39 @@ func TestStreamedContentSHA256(t *testing.T) {
 				t.Fatalf("read error %v, want %v", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestVerifyConcurrent shares one Verifier between goroutines signing on
+// different days, so the signing-key cache is read and written at once
+// (run with -race).
+func TestVerifyConcurrent(t *testing.T) {
+	v := &Verifier{MaxSkew: 30 * 24 * time.Hour, Now: func() time.Time { return testNow }}
+	var reqs []*http.Request
+	var bodies [][]byte
+	for day := range 8 {
+		r := withTime(stsPost, testNow.AddDate(0, 0, -day)).build(t)
+		bodies = append(bodies, readBody(t, r))
+		reqs = append(reqs, r)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(reqs)*20)
+	for i := range reqs {
+		wg.Go(func() {
+			for range 20 {
+				a, err := Parse(reqs[i])
+				if err == nil {
+					err = v.Verify(reqs[i], a, testSecret, bodies[i])
+				}
+				if err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
 	}
 }
