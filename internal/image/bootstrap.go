@@ -141,8 +141,9 @@ func (s *Store) Bootstrap(ctx context.Context, distro string, p Progress) (*Imag
 	return out, nil
 }
 
-// runDebootstrap runs debootstrap, reporting each new phase ("Retrieving",
-// "Unpacking", "Configuring", ...) once rather than every package, and
+// runDebootstrap runs debootstrap, reporting the first line of each phase
+// ("Retrieving", "Unpacking", "Configuring", ...) rather than every package,
+// every warning and error, and
 // quoting the end of its output when it fails.
 func runDebootstrap(ctx context.Context, bin string, args []string, p Progress) error {
 	cmd := exec.CommandContext(ctx, bin, args...)
@@ -160,7 +161,7 @@ func runDebootstrap(ctx context.Context, bin string, args []string, p Progress) 
 		return fmt.Errorf("start debootstrap: %w", err)
 	}
 	var tail []string
-	lastPhase := ""
+	seenPhase := map[string]bool{}
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
 		line := sc.Text()
@@ -169,8 +170,11 @@ func runDebootstrap(ctx context.Context, bin string, args []string, p Progress) 
 			tail = tail[1:]
 		}
 		fields := strings.Fields(line)
-		if len(fields) >= 2 && (fields[0] == "I:" || fields[0] == "E:" || fields[0] == "W:") && fields[1] != lastPhase {
-			lastPhase = fields[1]
+		switch {
+		case len(fields) >= 2 && fields[0] == "I:" && !seenPhase[fields[1]]:
+			seenPhase[fields[1]] = true
+			p.Logf("%s", line)
+		case len(fields) >= 1 && (fields[0] == "E:" || fields[0] == "W:"):
 			p.Logf("%s", line)
 		}
 	}

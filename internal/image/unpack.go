@@ -98,6 +98,9 @@ type applier struct {
 	created map[string]bool // absolute paths written by this layer
 	dirs    []dirTime       // directory mtimes, set after their children
 	buf     []byte
+	// resolved caches resolveDir; any removal or new symlink can change
+	// what a path resolves to, so those clear it.
+	resolved map[string]string
 }
 
 type dirTime struct {
@@ -107,11 +110,12 @@ type dirTime struct {
 
 func newApplier(root string, log *slog.Logger) *applier {
 	return &applier{
-		root:    root,
-		asRoot:  os.Geteuid() == 0,
-		log:     log,
-		created: map[string]bool{},
-		buf:     make([]byte, 1<<20),
+		root:     root,
+		asRoot:   os.Geteuid() == 0,
+		log:      log,
+		created:  map[string]bool{},
+		buf:      make([]byte, 1<<20),
+		resolved: map[string]string{},
 	}
 }
 
@@ -181,7 +185,7 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 	case tar.TypeDir:
 		fi, err := os.Lstat(target)
 		if err == nil && !fi.IsDir() {
-			if err := os.RemoveAll(target); err != nil {
+			if err := a.removeExisting(target); err != nil {
 				return err
 			}
 		}
@@ -191,7 +195,7 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 			}
 		}
 	case tar.TypeReg, tar.TypeRegA: //nolint:staticcheck // old archives still use TypeRegA
-		if err := removeExisting(target); err != nil {
+		if err := a.removeExisting(target); err != nil {
 			return err
 		}
 		f, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
@@ -208,9 +212,10 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 	case tar.TypeSymlink:
 		// The target is stored as written; it is only ever resolved inside
 		// the root (resolveDir), so an absolute or climbing target is harmless.
-		if err := removeExisting(target); err != nil {
+		if err := a.removeExisting(target); err != nil {
 			return err
 		}
+		clear(a.resolved)
 		if err := os.Symlink(hdr.Linkname, target); err != nil {
 			return err
 		}
@@ -222,7 +227,7 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 			delete(a.created, target)
 			return nil
 		}
-		if err := removeExisting(target); err != nil {
+		if err := a.removeExisting(target); err != nil {
 			return err
 		}
 		mode := uint32(hdr.Mode & 0o7777)
@@ -279,7 +284,7 @@ func (a *applier) hardlink(target, linkname string) error {
 	if src == target {
 		return nil
 	}
-	if err := removeExisting(target); err != nil {
+	if err := a.removeExisting(target); err != nil {
 		return err
 	}
 	// linkat without AT_SYMLINK_FOLLOW: a link to a symlink links the symlink.
@@ -289,6 +294,7 @@ func (a *applier) hardlink(target, linkname string) error {
 // whiteout applies ".wh.NAME" (delete NAME from lower layers) or the opaque
 // marker (hide everything lower layers put in the directory).
 func (a *applier) whiteout(parent, base string) error {
+	clear(a.resolved)
 	if base == opaqueWhiteout {
 		return a.opaque(parent)
 	}
@@ -328,6 +334,17 @@ func (a *applier) opaque(dir string) error {
 // followed as if the root were "/": an absolute target restarts at the root
 // and ".." stops at it, so no link can lead outside.
 func (a *applier) resolveDir(rel string) (string, error) {
+	if dir, ok := a.resolved[rel]; ok {
+		return dir, nil
+	}
+	dir, err := a.resolveDirUncached(rel)
+	if err == nil {
+		a.resolved[rel] = dir
+	}
+	return dir, err
+}
+
+func (a *applier) resolveDirUncached(rel string) (string, error) {
 	parts := strings.Split(rel, "/")
 	cur := "" // resolved so far, relative to the root
 	hops := 0
@@ -433,10 +450,11 @@ func setTimes(p string, atime, mtime time.Time) error {
 }
 
 // removeExisting clears the way for a new entry at p, whatever is there.
-func removeExisting(p string) error {
+func (a *applier) removeExisting(p string) error {
 	if _, err := os.Lstat(p); err != nil {
 		return nil
 	}
+	clear(a.resolved)
 	return os.RemoveAll(p)
 }
 

@@ -276,3 +276,24 @@ func TestOpenClearsStaleWork(t *testing.T) {
 		t.Errorf("blobs after reopen: %v", got)
 	}
 }
+
+// A directory replaced by an absolute symlink mid-layer: later entries under
+// it must resolve inside the root, not through the host's path.
+func TestUnpackDirReplacedBySymlinkStaysInRoot(t *testing.T) {
+	host := t.TempDir()
+	root := t.TempDir()
+	data := layerTar(t,
+		dirEntry("a/"), fileEntry("a/f1", "1"),
+		symlinkEntry("a", host),
+		fileEntry("a/f2", "2"),
+	)
+	if err := newApplier(root, discardLogger()).apply(context.Background(), bytesReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(host, "f2")); err == nil {
+		t.Fatal("an entry was written through an absolute symlink onto the host")
+	}
+	if got, err := os.ReadFile(filepath.Join(root, host, "f2")); err != nil || string(got) != "2" {
+		t.Errorf("a/f2 inside the root: %q %v", got, err)
+	}
+}
