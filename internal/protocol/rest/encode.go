@@ -141,7 +141,12 @@ func (c *codec) setHeaders(h http.Header, sh *awsmodel.Shape, doc map[string]any
 				if err != nil {
 					return 0, fmt.Errorf("headers member %s[%s]: %w", m, k, err)
 				}
-				h.Set(prefix+k, text)
+				// S3 answers x-amz-meta-* in lower case, and botocore keeps
+				// the case it receives as the metadata key; writing the map
+				// directly skips Go's canonicalisation to X-Amz-Meta-Key.
+				name := strings.ToLower(prefix + k)
+				h.Del(name)
+				h[name] = []string{text}
 			}
 		}
 	}
