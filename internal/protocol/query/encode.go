@@ -1,0 +1,129 @@
+package query
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/nimbus-dev/nimbus/internal/awserr"
+	"github.com/nimbus-dev/nimbus/internal/awsmodel"
+	"github.com/nimbus-dev/nimbus/internal/protocol/xmlshape"
+)
+
+// buffers recycles response bodies; a server answering thousands of requests
+// a second would otherwise allocate one per response.
+var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+const contentType = "text/xml;charset=UTF-8"
+
+// Encode writes a successful response in the protocol's envelope.
+func (c *codec) Encode(w http.ResponseWriter, op *awsmodel.Operation, out map[string]any, requestID string) error {
+	bp := buffers.Get().(*[]byte)
+	defer func() { *bp = (*bp)[:0]; buffers.Put(bp) }()
+	body, err := c.appendResponse((*bp)[:0], op, out, requestID)
+	*bp = body
+	if err != nil {
+		return fmt.Errorf("encode %s response: %w", op.Name, err)
+	}
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("x-amzn-RequestId", requestID)
+	w.WriteHeader(http.StatusOK)
+	if _, err := w.Write(body); err != nil {
+		return fmt.Errorf("write %s response: %w", op.Name, err)
+	}
+	return nil
+}
+
+// appendResponse builds the body. awsQuery wraps the output in
+// <OpResult> beside <ResponseMetadata>; ec2Query puts <requestId> and the
+// output members directly in <OpResponse>, and answers operations without
+// output with <return>true</return>.
+func (c *codec) appendResponse(dst []byte, op *awsmodel.Operation, out map[string]any, requestID string) ([]byte, error) {
+	root := op.Name + "Response"
+	dst = append(dst, '<')
+	dst = append(dst, root...)
+	dst = append(dst, c.xmlnsAttr...)
+	dst = append(dst, '>')
+	var err error
+	if c.ec2 {
+		dst = append(dst, "<requestId>"...)
+		dst = xmlshape.AppendText(dst, requestID)
+		dst = append(dst, "</requestId>"...)
+		if op.Output == nil || op.Output.Shape == nil {
+			dst = append(dst, "<return>true</return>"...)
+		} else if dst, err = c.xml.AppendMembers(dst, op.Output.Shape, out); err != nil {
+			return dst, err
+		}
+	} else {
+		if op.Output != nil && op.Output.Shape != nil {
+			result := op.Output.ResultWrapper
+			if result == "" {
+				result = op.Name + "Result"
+			}
+			dst = append(dst, '<')
+			dst = append(dst, result...)
+			dst = append(dst, '>')
+			if dst, err = c.xml.AppendMembers(dst, op.Output.Shape, out); err != nil {
+				return dst, err
+			}
+			dst = append(dst, "</"...)
+			dst = append(dst, result...)
+			dst = append(dst, '>')
+		}
+		dst = append(dst, "<ResponseMetadata><RequestId>"...)
+		dst = xmlshape.AppendText(dst, requestID)
+		dst = append(dst, "</RequestId></ResponseMetadata>"...)
+	}
+	dst = append(dst, "</"...)
+	dst = append(dst, root...)
+	return append(dst, '>'), nil
+}
+
+// EncodeError writes e in <ErrorResponse> (awsQuery) or <Response><Errors>
+// (ec2Query).
+func (c *codec) EncodeError(w http.ResponseWriter, op *awsmodel.Operation, e awserr.Error, requestID string) {
+	status := e.Status
+	if status == 0 {
+		status = awserr.StatusFor(e.Kind)
+	}
+	bp := buffers.Get().(*[]byte)
+	defer func() { buffers.Put(bp) }()
+	body := c.appendError((*bp)[:0], e, status, requestID)
+	*bp = body[:0]
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("x-amzn-RequestId", requestID)
+	w.WriteHeader(status)
+	_, _ = w.Write(body) // the client went away; nothing left to tell it
+}
+
+func (c *codec) appendError(dst []byte, e awserr.Error, status int, requestID string) []byte {
+	if c.ec2 {
+		dst = append(dst, `<?xml version="1.0" encoding="UTF-8"?>`+"\n<Response><Errors><Error><Code>"...)
+		dst = xmlshape.AppendText(dst, e.Code)
+		dst = append(dst, "</Code><Message>"...)
+		dst = xmlshape.AppendText(dst, e.Message)
+		dst = append(dst, "</Message></Error></Errors><RequestID>"...)
+		dst = xmlshape.AppendText(dst, requestID)
+		return append(dst, "</RequestID></Response>"...)
+	}
+	fault := "Sender"
+	if status >= 500 {
+		fault = "Receiver"
+	}
+	dst = append(dst, "<ErrorResponse"...)
+	dst = append(dst, c.xmlnsAttr...)
+	dst = append(dst, "><Error><Type>"...)
+	dst = append(dst, fault...)
+	dst = append(dst, "</Type><Code>"...)
+	dst = xmlshape.AppendText(dst, e.Code)
+	dst = append(dst, "</Code><Message>"...)
+	dst = xmlshape.AppendText(dst, e.Message)
+	dst = append(dst, "</Message></Error><RequestId>"...)
+	dst = xmlshape.AppendText(dst, requestID)
+	return append(dst, "</RequestId></ErrorResponse>"...)
+}

@@ -1,0 +1,106 @@
+package query
+
+import (
+	"bytes"
+	"net/url"
+	"strings"
+)
+
+// param is one node of the parameter tree a form body spells with dotted
+// keys: "Tags.member.1.Key=a" becomes Tags -> member -> 1 -> Key = "a".
+// Building the tree once lets decoding walk the model without scanning every
+// key at every structure.
+type param struct {
+	value    string
+	hasValue bool
+	children map[string]*param
+}
+
+func (p *param) child(name string) *param {
+	if p == nil || p.children == nil {
+		return nil
+	}
+	return p.children[name]
+}
+
+// parseForm reads an application/x-www-form-urlencoded body (or query
+// string) into a parameter tree. The first occurrence of a key wins, as with
+// url.Values.Get. Pairs that do not unescape are reported.
+func parseForm(root *param, form []byte) error {
+	for len(form) > 0 {
+		var pair []byte
+		if i := bytes.IndexByte(form, '&'); i >= 0 {
+			pair, form = form[:i], form[i+1:]
+		} else {
+			pair, form = form, nil
+		}
+		if len(pair) == 0 {
+			continue
+		}
+		rawKey, rawValue := pair, []byte(nil)
+		if i := bytes.IndexByte(pair, '='); i >= 0 {
+			rawKey, rawValue = pair[:i], pair[i+1:]
+		}
+		key, err := unescape(rawKey)
+		if err != nil {
+			return err
+		}
+		value, err := unescape(rawValue)
+		if err != nil {
+			return err
+		}
+		insert(root, key, value)
+	}
+	return nil
+}
+
+func insert(root *param, key, value string) {
+	n := root
+	for key != "" {
+		var part string
+		if i := strings.IndexByte(key, '.'); i >= 0 {
+			part, key = key[:i], key[i+1:]
+		} else {
+			part, key = key, ""
+		}
+		if n.children == nil {
+			n.children = make(map[string]*param, 4)
+		}
+		c := n.children[part]
+		if c == nil {
+			c = &param{}
+			n.children[part] = c
+		}
+		n = c
+	}
+	if !n.hasValue {
+		n.value, n.hasValue = value, true
+	}
+}
+
+// unescape decodes a form component, skipping the allocation-heavy general
+// path for the plain ASCII that most keys and many values are.
+func unescape(b []byte) (string, error) {
+	if bytes.IndexByte(b, '%') < 0 && bytes.IndexByte(b, '+') < 0 {
+		return string(b), nil
+	}
+	return url.QueryUnescape(string(b))
+}
+
+// formValue finds the first value of key in a form body without building
+// the tree: Resolve needs only Action.
+func formValue(form []byte, key string) (string, bool) {
+	for len(form) > 0 {
+		var pair []byte
+		if i := bytes.IndexByte(form, '&'); i >= 0 {
+			pair, form = form[:i], form[i+1:]
+		} else {
+			pair, form = form, nil
+		}
+		if len(pair) > len(key) && pair[len(key)] == '=' && string(pair[:len(key)]) == key {
+			v, err := unescape(pair[len(key)+1:])
+			return v, err == nil
+		}
+	}
+	return "", false
+}
