@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -124,7 +125,7 @@ func TestConcurrentAttach(t *testing.T) {
 			t.Errorf("concurrent Attach: %v", err)
 		}
 	}
-	atts, err := m.Attachments(ctx)
+	atts, err := m.List(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,5 +149,61 @@ func TestConcurrentAttach(t *testing.T) {
 	}
 	for _, a := range atts {
 		assertNothingLeft(t, m, a)
+	}
+}
+
+func TestDefineAndDeleteNetwork(t *testing.T) {
+	requireHost(t)
+	t.Parallel()
+	opts := testOptions(t)
+	m := newTestManager(t, opts)
+	first := testNetwork(t, m)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	overlapping := Network{Name: first.Name + "o", Subnet: netip.PrefixFrom(first.Subnet.Addr(), 25)}
+	if err := m.DefineNetwork(ctx, overlapping); !errors.Is(err, ErrInvalid) {
+		t.Errorf("DefineNetwork with an overlapping subnet = %v, want ErrInvalid", err)
+	}
+	sameBridge := Network{Name: first.Name + "b", Bridge: first.Bridge, Subnet: netip.MustParsePrefix("192.0.2.0/24")}
+	if err := m.DefineNetwork(ctx, sameBridge); !errors.Is(err, ErrAlreadyExists) {
+		t.Errorf("DefineNetwork with a taken bridge = %v, want ErrAlreadyExists", err)
+	}
+
+	b := first.Subnet.Addr().As4()
+	b[2] ^= 0x80 // another /24, far from the first
+	second := Network{Name: first.Name + "s", Subnet: netip.PrefixFrom(netip.AddrFrom4(b), 24)}
+	if err := m.DefineNetwork(ctx, second); err != nil {
+		t.Fatalf("DefineNetwork: %v", err)
+	}
+	id := "sb-net-" + randomHex(t, 3)
+	na, err := m.Attach(ctx, id, second.Name, AttachOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !second.Subnet.Contains(netip.MustParseAddr(na.IP)) {
+		t.Errorf("sandbox on %s got %s", second.Subnet, na.IP)
+	}
+	if _, err := os.Stat("/sys/class/net/" + second.Name); err != nil {
+		t.Errorf("bridge %s missing after attach: %v", second.Name, err)
+	}
+	if err := m.DeleteNetwork(ctx, second.Name); !errors.Is(err, ErrInUse) {
+		t.Errorf("DeleteNetwork in use = %v, want ErrInUse", err)
+	}
+	if err := m.Detach(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.DeleteNetwork(ctx, second.Name); err != nil {
+		t.Fatalf("DeleteNetwork: %v", err)
+	}
+	if _, err := os.Stat("/sys/class/net/" + second.Name); !os.IsNotExist(err) {
+		t.Errorf("bridge %s survived DeleteNetwork (stat err %v)", second.Name, err)
+	}
+	out, err := onHost(ctx, "nft", "list", "table", "inet", opts.TableName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out, second.Name) || !strings.Contains(out, first.Name) {
+		t.Errorf("after DeleteNetwork the table should name %s but not %s:\n%s", first.Name, second.Name, out)
 	}
 }

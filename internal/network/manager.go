@@ -59,7 +59,7 @@ type Manager struct {
 }
 
 // NewManager loads the attachments a previous nimbus left in StateDir (they
-// are listed by Attachments and can be detached or cleaned), defines the
+// are listed by List and can be detached or cleaned), defines the
 // configured networks and installs the nftables table.
 func NewManager(ctx context.Context, opts Options) (*Manager, error) {
 	if opts.StateDir == "" {
@@ -114,6 +114,9 @@ func NewManager(ctx context.Context, opts Options) (*Manager, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := m.checkClashLocked(n); err != nil {
+			return nil, fmt.Errorf("network %s: %w", n.Name, err)
+		}
 		m.networks[n.Name] = n
 	}
 	m.mu.Lock()
@@ -146,13 +149,30 @@ func (m *Manager) DefineNetwork(ctx context.Context, n Network) error {
 	if old, ok := m.networks[n.Name]; ok && old != n && m.inUseLocked(n.Name) {
 		return fmt.Errorf("redefine network %s: %w", n.Name, ErrInUse)
 	}
-	for _, other := range m.networks {
-		if other.Name != n.Name && other.Bridge == n.Bridge {
-			return fmt.Errorf("define network %s: bridge %s belongs to network %s: %w", n.Name, n.Bridge, other.Name, ErrAlreadyExists)
-		}
+	if err := m.checkClashLocked(n); err != nil {
+		return fmt.Errorf("define network %s: %w", n.Name, err)
 	}
 	m.networks[n.Name] = n
 	return m.applyFirewallLocked()
+}
+
+// checkClashLocked refuses a network sharing a bridge or overlapping a
+// subnet with another: all bridges live in the host's routing table, where
+// two routes to one range would send traffic to only one of them.
+// TODO(issue 10): VPCs with overlapping CIDRs need a router namespace each.
+func (m *Manager) checkClashLocked(n Network) error {
+	for _, other := range m.networks {
+		if other.Name == n.Name {
+			continue
+		}
+		if other.Bridge == n.Bridge {
+			return fmt.Errorf("%w: bridge %s belongs to network %s", ErrAlreadyExists, n.Bridge, other.Name)
+		}
+		if other.Subnet.Overlaps(n.Subnet) {
+			return fmt.Errorf("%w: subnet %s overlaps %s of network %s", ErrInvalid, n.Subnet, other.Subnet, other.Name)
+		}
+	}
+	return nil
 }
 
 // Network returns a defined network.
@@ -219,9 +239,9 @@ func (m *Manager) knownNetworksLocked() []Network {
 	return out
 }
 
-// Attachments lists every attachment the manager knows, including ones a
+// List reports every attachment the manager knows, including ones a
 // previous nimbus made and incomplete ones from an interrupted Attach.
-func (m *Manager) Attachments(ctx context.Context) ([]Attachment, error) {
+func (m *Manager) List(ctx context.Context) ([]Attachment, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := make([]Attachment, 0, len(m.records))
@@ -247,7 +267,7 @@ func (m *Manager) Attachment(sandboxID string) (Attachment, error) {
 // gone, and every incomplete one; it is run after a restart once the
 // controllers know which sandboxes survived. It returns the detached IDs.
 func (m *Manager) CleanupStale(ctx context.Context, keep func(sandboxID string) bool) ([]string, error) {
-	atts, err := m.Attachments(ctx)
+	atts, err := m.List(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,7 @@
 //
 // Every attachment is recorded in the state directory before any host change
 // is made, so a restarted nimbus knows every namespace, veth, lease and rule it
-// left behind and can detach them (see Manager.Attachments and CleanupStale).
+// left behind and can detach them (see Manager.List and CleanupStale).
 package network
 
 import (

@@ -85,8 +85,8 @@ func (m *Manager) info(id string, mountPoints map[string]bool) (Info, error) {
 }
 
 // Recover tidies what a crashed nimbus may have left: half-written images
-// and snapshots, loop devices bound to a volume but not mounted, and empty
-// mount points. Mounted volumes stay attached (their sandboxes may still
+// and snapshots, loop devices bound to a volume but not mounted, empty
+// mount points, and filesystems still frozen by an interrupted Snapshot. Mounted volumes stay attached (their sandboxes may still
 // run); List reports them.
 func (m *Manager) Recover(ctx context.Context) error {
 	var errs []error
@@ -107,6 +107,10 @@ func (m *Manager) Recover(ctx context.Context) error {
 	}
 	for _, info := range infos {
 		if info.Attached {
+			// A snapshot interrupted by the crash would leave it frozen.
+			if err := thawIfFrozen(info.MountPath); err != nil {
+				errs = append(errs, err)
+			}
 			continue
 		}
 		unlock := m.lock(info.ID)

@@ -184,3 +184,17 @@ func copySparse(ctx context.Context, in, out *os.File, size int64) error {
 	}
 	return nil
 }
+
+// thawIfFrozen thaws the filesystem mounted at dir; one that is not frozen
+// (EINVAL) is fine.
+func thawIfFrozen(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open %s to thaw: %w", dir, err)
+	}
+	defer f.Close()
+	if err := unix.IoctlSetInt(int(f.Fd()), fiThaw, 0); err != nil && !errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("thaw %s: %w", dir, err)
+	}
+	return nil
+}

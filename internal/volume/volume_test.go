@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -280,6 +281,15 @@ func TestRecover(t *testing.T) {
 	}
 	writeFile(t, m.blockDir(), "vol-half.ext4.tmp", "half")
 
+	// As if a Snapshot had been interrupted: the kept volume is frozen.
+	thaw, err := freeze(kept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// It holds the mount busy until called; called once whatever happens.
+	thawAnyway := sync.OnceFunc(thaw)
+	defer thawAnyway()
+
 	restarted, err := NewManager(m.opts)
 	if err != nil {
 		t.Fatal(err)
@@ -295,6 +305,20 @@ func TestRecover(t *testing.T) {
 		t.Errorf("after Recover List = %+v", infos)
 	}
 	assertDetachedOnHost(t, m, "vol-stray")
+	// Thawed: a write completes instead of blocking.
+	written := make(chan error, 1)
+	go func() { written <- os.WriteFile(filepath.Join(kept, "after-recover"), []byte("x"), 0o644) }()
+	select {
+	case err := <-written:
+		if err != nil {
+			t.Errorf("write after Recover: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		thawAnyway()
+		<-written
+		t.Errorf("volume still frozen after Recover")
+	}
+	thawAnyway()
 	if _, err := os.Stat(filepath.Join(m.blockDir(), "vol-half.ext4.tmp")); !os.IsNotExist(err) {
 		t.Errorf("half-written image survived Recover")
 	}
