@@ -148,3 +148,15 @@ func probeRuntime(ctx context.Context, rt runtime, mode CgroupMode) error {
 	}
 	return nil
 }
+
+// TryRuntime checks that the runtime binary name (runc or crun, found in
+// PATH) can create a container on this host, by creating and deleting one
+// with an empty root. It takes a few tens of milliseconds; doctor's
+// optional deep check uses it.
+func TryRuntime(ctx context.Context, name string) error {
+	path, err := exec.LookPath(name)
+	if err != nil {
+		return fmt.Errorf("%s not found: %w", name, err)
+	}
+	return probeRuntime(ctx, runtime{name: name, path: path}, DetectCgroupMode())
+}
