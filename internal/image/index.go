@@ -99,26 +99,41 @@ func setName(idx *v1.IndexManifest, name string, desc v1.Descriptor, rootSize in
 	return previous
 }
 
-// referenceChars is what docker accepts in repository names and tags, plus
-// the registry host's port and the digest separator.
-var referenceChars = regexp.MustCompile(`^[a-z0-9][a-z0-9._/:@+-]*$`)
+// Docker's reference grammar, loosely: a lower-case repository (with an
+// optional registry host[:port] first), an optional tag that may use upper
+// case, an optional digest.
+var (
+	repositoryPattern = regexp.MustCompile(`^[a-z0-9]+([._-]*[a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]*[a-z0-9]+)*)*$`)
+	tagPattern        = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	digestPattern     = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+)
 
 // NormalizeName returns the canonical form of an image name: it is checked
-// for docker's characters and gets ":latest" when it has neither tag nor
+// against docker's grammar and gets ":latest" when it has neither tag nor
 // digest, so "busybox" and "busybox:latest" name the same image.
 func NormalizeName(name string) (string, error) {
-	name = strings.TrimSpace(name)
-	if name == "" || !referenceChars.MatchString(name) || strings.Contains(name, "//") || strings.HasSuffix(name, ":") {
-		return "", fmt.Errorf("%w: %q", ErrInvalidReference, name)
+	bad := fmt.Errorf("%w: %q", ErrInvalidReference, name)
+	rest, digest, hasDigest := strings.Cut(strings.TrimSpace(name), "@")
+	if hasDigest && !digestPattern.MatchString(digest) {
+		return "", bad
 	}
-	if strings.Contains(name, "@") {
-		return name, nil
+	repo, tag := rest, ""
+	if i := strings.LastIndex(rest, ":"); i > strings.LastIndex(rest, "/") {
+		repo, tag = rest[:i], rest[i+1:]
+		if !tagPattern.MatchString(tag) {
+			return "", bad
+		}
 	}
-	last := name[strings.LastIndex(name, "/")+1:]
-	if !strings.Contains(last, ":") {
-		name += ":latest"
+	if !repositoryPattern.MatchString(repo) {
+		return "", bad
 	}
-	return name, nil
+	switch {
+	case hasDigest:
+		return rest + "@" + digest, nil
+	case tag == "":
+		return repo + ":latest", nil
+	}
+	return repo + ":" + tag, nil
 }
 
 // hexDigest matches a full or abbreviated sha256 digest as users type it.

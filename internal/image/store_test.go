@@ -429,7 +429,7 @@ func TestNormalizeName(t *testing.T) {
 			t.Errorf("NormalizeName(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "Upper", "a b", "x:", "a//b", "-x"} {
+	for _, bad := range []string{"", "Upper", "a b", "x:", "a//b", "-x", "app/", "app:-x", "app@sha256:12", "app:a:b"} {
 		if _, err := NormalizeName(bad); !errors.Is(err, ErrInvalidReference) {
 			t.Errorf("NormalizeName(%q) err = %v, want ErrInvalidReference", bad, err)
 		}
