@@ -105,7 +105,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (kind, account, region, id) DO UPDATE SET
 	version = excluded.version, revision = excluded.revision,
 	updated = excluded.updated, data = excluded.data`
-	deleteIndexSQL = `DELETE FROM object_index WHERE kind = ? AND account = ? AND region = ? AND id = ?`
+	deleteIndexSQL  = `DELETE FROM object_index WHERE kind = ? AND account = ? AND region = ? AND id = ?`
 	uniqueHolderSQL = `SELECT id FROM object_index
 WHERE kind = ? AND name = ? AND value = ? AND account = ? AND region = ? AND id <> ? LIMIT 1`
 	insertIndexSQL = `INSERT OR IGNORE INTO object_index (kind, name, value, account, region, id, uniq)
