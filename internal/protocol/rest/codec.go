@@ -23,17 +23,66 @@ type codec struct {
 	xml    bool // rest-xml (S3) rather than rest-json
 	family awserr.Family
 	routes *router
+	// malformedCode answers a body that does not parse or fit its shape,
+	// and clientCode, when set, answers every other client error Decode
+	// finds, in the service's own words (see errorCodes).
+	malformedCode, clientCode string
 }
 
 // New returns the codec of a rest-json or rest-xml service, chosen by
 // svc.Metadata.Protocol.
 func New(svc *awsmodel.Service) wire.Codec {
-	return &codec{
+	c := &codec{
 		svc:    svc,
 		xml:    svc.Metadata.Protocol == "rest-xml",
 		family: wire.FamilyOf(svc.Metadata.Protocol),
 		routes: newRouter(svc),
 	}
+	c.malformedCode, c.clientCode = errorCodes(svc, c.xml)
+	return c
+}
+
+// errorCodes picks the codes a service uses for requests it cannot read:
+// S3 says MalformedXML; Lambda says InvalidRequestContentException for a
+// body that is not JSON and ValidationException (the family default) for
+// constraint failures; Batch models no validation error and answers
+// ClientException for both.
+func errorCodes(svc *awsmodel.Service, xml bool) (malformed, client string) {
+	if xml {
+		return "MalformedXML", ""
+	}
+	has := func(name string) bool {
+		sh, ok := svc.Shapes[name]
+		return ok && sh.Exception
+	}
+	if has("ClientException") && !has("ValidationException") {
+		client = "ClientException"
+	}
+	switch {
+	case has("InvalidRequestContentException"):
+		malformed = "InvalidRequestContentException"
+	case client != "":
+		malformed = client
+	default:
+		malformed = "SerializationException"
+	}
+	return malformed, client
+}
+
+// withCode gives a Decode error its service's code: malformed bodies get
+// malformedCode, other client errors clientCode when the service has one.
+func (c *codec) withCode(err error, body bool) error {
+	e, ok := err.(*awserr.Error)
+	if !ok || (e.Kind != awserr.Validation && e.Kind != awserr.MissingParameter) {
+		return err
+	}
+	switch {
+	case e.Code == codeSerialization || (body && c.xml && e.Code == ""):
+		e.Code = c.malformedCode
+	case e.Code == "" && c.clientCode != "":
+		e.Code = c.clientCode
+	}
+	return e
 }
 
 func (c *codec) Family() awserr.Family { return c.family }

@@ -26,7 +26,7 @@ func (c *codec) Decode(r *http.Request, body []byte, op *awsmodel.Operation) (ma
 	in := op.Input.Shape
 	labels, err := c.routeOf(r, op)
 	if err != nil {
-		return nil, err
+		return nil, c.withCode(err, false)
 	}
 	query := r.URL.Query()
 	bound := map[string]bool{} // query keys bound to named members
@@ -38,7 +38,7 @@ func (c *codec) Decode(r *http.Request, body []byte, op *awsmodel.Operation) (ma
 			if s, ok := labels[wireName(m, ref)]; ok {
 				v, err := parseText(ref, s)
 				if err != nil {
-					return nil, bindingError(m, err)
+					return nil, c.withCode(bindingError(m, err), false)
 				}
 				doc[m] = v
 			}
@@ -50,19 +50,19 @@ func (c *codec) Decode(r *http.Request, body []byte, op *awsmodel.Operation) (ma
 			name := wireName(m, ref)
 			bound[name] = true
 			if v, ok, err := queryValue(ref, query[name]); err != nil {
-				return nil, bindingError(m, err)
+				return nil, c.withCode(bindingError(m, err), false)
 			} else if ok {
 				doc[m] = v
 			}
 		case "header":
 			if v, ok, err := headerValue(ref, requestHeader(r, wireName(m, ref))); err != nil {
-				return nil, bindingError(m, err)
+				return nil, c.withCode(bindingError(m, err), false)
 			} else if ok {
 				doc[m] = v
 			}
 		case "headers":
 			if v, ok, err := prefixHeaders(ref, r.Header, wireName(m, ref)); err != nil {
-				return nil, bindingError(m, err)
+				return nil, c.withCode(bindingError(m, err), false)
 			} else if ok {
 				doc[m] = v
 			}
@@ -70,16 +70,16 @@ func (c *codec) Decode(r *http.Request, body []byte, op *awsmodel.Operation) (ma
 	}
 	if queryMap != "" {
 		if v, ok, err := queryParams(in.Members[queryMap], query, bound); err != nil {
-			return nil, bindingError(queryMap, err)
+			return nil, c.withCode(bindingError(queryMap, err), false)
 		} else if ok {
 			doc[queryMap] = v
 		}
 	}
 	if err := c.decodeBody(r, body, in, doc); err != nil {
-		return nil, err
+		return nil, c.withCode(err, true)
 	}
 	if err := validate(in, doc, "", 0); err != nil {
-		return nil, err
+		return nil, c.withCode(err, false)
 	}
 	return doc, nil
 }

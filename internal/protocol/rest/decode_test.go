@@ -25,6 +25,7 @@ type decodeCase struct {
 	want                    map[string]any // members that must decode to these values
 	errKind                 awserr.Kind
 	errText                 string // substring of the error message; "" means success
+	code                    string // the error's code once resolved for the service
 }
 
 func TestDecode(t *testing.T) {
@@ -50,7 +51,7 @@ func TestDecode(t *testing.T) {
 			body: `{"FunctionName":"f","Role":"arn:aws:iam::1:role/r","Code":{"ZipFile":"UEsDBA=="},"Timeout":3,"Publish":true,"Unknown":{"x":1},"Description":null}`,
 			want: map[string]any{"FunctionName": "f", "Code": map[string]any{"ZipFile": []byte("PK\x03\x04")}, "Timeout": int64(3), "Publish": true}},
 		{name: "missing required body member", service: "lambda", method: "POST", op: "CreateFunction", target: "/2015-03-31/functions",
-			body: `{"FunctionName":"f","Code":{}}`, errKind: awserr.MissingParameter, errText: "Value null at 'Role'"},
+			body: `{"FunctionName":"f","Code":{}}`, errKind: awserr.MissingParameter, errText: "Value null at 'Role'", code: "ValidationException"},
 		{name: "wrong JSON type", service: "lambda", method: "POST", op: "CreateFunction", target: "/2015-03-31/functions",
 			body: `{"FunctionName":5,"Role":"r","Code":{}}`, errKind: awserr.Validation, errText: "FunctionName must be a string"},
 		{name: "fractional integer", service: "lambda", method: "POST", op: "CreateFunction", target: "/2015-03-31/functions",
@@ -60,7 +61,7 @@ func TestDecode(t *testing.T) {
 		{name: "nested list member enum", service: "lambda", method: "POST", op: "CreateFunction", target: "/2015-03-31/functions",
 			body: `{"FunctionName":"f","Role":"r","Code":{},"Architectures":["sparc"]}`, errKind: awserr.Validation, errText: "Architectures.1.member"},
 		{name: "malformed JSON", service: "lambda", method: "POST", op: "CreateFunction", target: "/2015-03-31/functions",
-			body: `{"FunctionName":`, errKind: awserr.Validation, errText: "not valid JSON"},
+			body: `{"FunctionName":`, errKind: awserr.Validation, errText: "not valid JSON", code: "InvalidRequestContentException"},
 		{name: "JSON array body", service: "lambda", method: "POST", op: "CreateFunction", target: "/2015-03-31/functions",
 			body: `[]`, errKind: awserr.Validation, errText: "must be a JSON object"},
 		{name: "blob payload read from r.Body", service: "lambda", method: "POST", op: "Invoke", nilBody: true,
@@ -70,7 +71,9 @@ func TestDecode(t *testing.T) {
 		{name: "header enum", service: "lambda", method: "POST", op: "Invoke", target: "/2015-03-31/functions/f/invocations",
 			header: map[string]string{"X-Amz-Invocation-Type": "Later"}, errKind: awserr.Validation, errText: "InvocationType"},
 		{name: "batch missing member", service: "batch", method: "POST", op: "SubmitJob", target: "/v1/submitjob",
-			body: `{"jobName":"j","jobDefinition":"d"}`, errKind: awserr.MissingParameter, errText: "jobQueue"},
+			body: `{"jobName":"j","jobDefinition":"d"}`, errKind: awserr.MissingParameter, errText: "jobQueue", code: "ClientException"},
+		{name: "batch malformed JSON", service: "batch", method: "POST", op: "SubmitJob", target: "/v1/submitjob",
+			body: `{"jobName":`, errKind: awserr.Validation, code: "ClientException"},
 		{name: "batch nested map", service: "batch", method: "POST", op: "SubmitJob", target: "/v1/submitjob",
 			body: `{"jobName":"j","jobDefinition":"d","jobQueue":"q","tags":{"a":"b"},"schedulingPriorityOverride":5}`,
 			want: map[string]any{"tags": map[string]any{"a": "b"}, "schedulingPriorityOverride": int64(5)}},
@@ -100,7 +103,9 @@ func TestDecode(t *testing.T) {
 		{name: "missing xml payload", service: "s3", method: "PUT", op: "PutBucketTagging", target: "/b?tagging",
 			errKind: awserr.MissingParameter, errText: "Tagging"},
 		{name: "malformed xml payload", service: "s3", method: "POST", op: "DeleteObjects", target: "/b?delete",
-			body: `<Delete><Object><Key>k</Key></Object>`, errKind: awserr.Validation},
+			body: `<Delete><Object><Key>k</Key></Object>`, errKind: awserr.Validation, code: "MalformedXML"},
+		{name: "bad header value", service: "s3", method: "GET", op: "GetObject", target: "/b/k",
+			header: map[string]string{"If-Unmodified-Since": "soon"}, errKind: awserr.Validation, code: "InvalidArgument"},
 		{name: "notification configuration", service: "s3", method: "PUT", op: "PutBucketNotificationConfiguration", target: "/b?notification",
 			body: `<NotificationConfiguration><QueueConfiguration><Id>q</Id><Queue>arn:aws:sqs:us-east-1:1:q</Queue><Event>s3:ObjectCreated:*</Event></QueueConfiguration></NotificationConfiguration>`,
 			want: map[string]any{"NotificationConfiguration": map[string]any{"QueueConfigurations": []any{map[string]any{
@@ -130,6 +135,9 @@ func TestDecode(t *testing.T) {
 				}
 				if e.Kind != tc.errKind || !strings.Contains(e.Message, tc.errText) {
 					t.Errorf("error kind %v %q, want %v containing %q", e.Kind, e.Message, tc.errKind, tc.errText)
+				}
+				if code := awserr.Resolve(c.Family(), e).Code; tc.code != "" && code != tc.code {
+					t.Errorf("code %s, want %s", code, tc.code)
 				}
 				return
 			}

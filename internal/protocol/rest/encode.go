@@ -15,44 +15,81 @@ import (
 // Encode writes a successful response: the status from the operation's
 // responseCode or a statusCode member, header and prefix-header members,
 // and the body: the payload member, or the remaining members as JSON or
-// XML. HEAD responses and 204/304 carry headers only.
+// XML. HEAD responses and 204/304 carry headers only. The response is
+// built in full before anything reaches w, so when Encode fails the caller
+// can still answer with EncodeError on the same writer.
 func (c *codec) Encode(w http.ResponseWriter, op *awsmodel.Operation, out map[string]any, requestID string) error {
-	h := w.Header()
-	c.setRequestID(h, requestID)
-	status := op.HTTP.ResponseCode
-	if status == 0 {
-		status = http.StatusOK
-	}
-	var outShape *awsmodel.Shape
-	if op.Output != nil && op.Output.Shape != nil {
-		outShape = op.Output.Shape
-		out = canonical(outShape, out)
-	}
-	if outShape == nil {
-		if !c.xml && status != http.StatusNoContent {
-			h.Set("Content-Type", "application/json")
-			h.Set("Content-Length", "2")
-			w.WriteHeader(status)
-			_, err := w.Write([]byte("{}"))
-			return err
+	resp, err := c.buildResponse(op, out)
+	if err != nil {
+		if rc, ok := resp.stream.(io.Closer); ok {
+			rc.Close()
 		}
-		h.Set("Content-Length", "0")
-		w.WriteHeader(status)
+		return fmt.Errorf("encode %s output: %w", op.Name, err)
+	}
+	h := w.Header()
+	for k, vs := range resp.header {
+		h[k] = vs
+	}
+	c.setRequestID(h, requestID)
+	return resp.send(w)
+}
+
+// response is an encoded answer not yet written.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+	stream io.Reader // a streaming payload, written after the headers
+}
+
+func (r *response) send(w http.ResponseWriter) error {
+	if r.stream != nil {
+		return streamBody(w, r.status, r.stream)
+	}
+	w.WriteHeader(r.status)
+	if len(r.body) == 0 {
 		return nil
 	}
-	if s, err := c.setHeaders(h, outShape, out); err != nil {
-		return err
-	} else if s != 0 {
-		status = s
-	}
-	headOnly := strings.EqualFold(op.HTTP.Method, http.MethodHead) || status == http.StatusNoContent || status == http.StatusNotModified
+	_, err := w.Write(r.body)
+	return err
+}
 
+// setBody sets a buffered body with its length and, when the handler set
+// none, its content type.
+func (r *response) setBody(body []byte, ctype string) {
+	r.body = body
+	if len(body) > 0 && r.header.Get("Content-Type") == "" {
+		r.header.Set("Content-Type", ctype)
+	}
+	r.header.Set("Content-Length", strconv.Itoa(len(body)))
+}
+
+func (c *codec) buildResponse(op *awsmodel.Operation, out map[string]any) (*response, error) {
+	resp := &response{status: op.HTTP.ResponseCode, header: http.Header{}}
+	if resp.status == 0 {
+		resp.status = http.StatusOK
+	}
+	if op.Output == nil || op.Output.Shape == nil {
+		if !c.xml && resp.status != http.StatusNoContent {
+			resp.setBody([]byte("{}"), "application/json")
+		} else {
+			resp.header.Set("Content-Length", "0")
+		}
+		return resp, nil
+	}
+	outShape := op.Output.Shape
+	out = canonical(outShape, out)
+	if s, err := c.setHeaders(resp.header, outShape, out); err != nil {
+		return resp, err
+	} else if s != 0 {
+		resp.status = s
+	}
+	headOnly := strings.EqualFold(op.HTTP.Method, http.MethodHead) || resp.status == http.StatusNoContent || resp.status == http.StatusNotModified
 	if outShape.Payload != "" {
-		return c.writePayload(w, outShape, out, status, headOnly)
+		return resp, c.setPayload(resp, outShape, out, headOnly)
 	}
 	if headOnly {
-		w.WriteHeader(status)
-		return nil
+		return resp, nil
 	}
 	var body []byte
 	var err error
@@ -64,9 +101,10 @@ func (c *codec) Encode(w http.ResponseWriter, op *awsmodel.Operation, out map[st
 		body, err = appendJSONMembers(nil, outShape, out, "")
 	}
 	if err != nil {
-		return fmt.Errorf("encode %s output: %w", op.Name, err)
+		return resp, err
 	}
-	return writeBody(w, status, body, contentType(c.xml))
+	resp.setBody(body, contentType(c.xml))
+	return resp, nil
 }
 
 func contentType(xml bool) string {
@@ -74,20 +112,6 @@ func contentType(xml bool) string {
 		return "application/xml"
 	}
 	return "application/json"
-}
-
-func writeBody(w http.ResponseWriter, status int, body []byte, ctype string) error {
-	h := w.Header()
-	if len(body) > 0 && h.Get("Content-Type") == "" {
-		h.Set("Content-Type", ctype)
-	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	if len(body) == 0 {
-		return nil
-	}
-	_, err := w.Write(body)
-	return err
 }
 
 // hasBodyValues reports whether any body member of sh has a value in doc:
@@ -177,14 +201,13 @@ func headerText(ref *awsmodel.Ref, v any) (string, error) {
 	return strings.Join(parts, ", "), nil
 }
 
-// writePayload writes the payload member: a blob or string raw (an
+// setPayload encodes the payload member: a blob or string raw (an
 // io.Reader streamed), a structure as a JSON object or XML element.
-func (c *codec) writePayload(w http.ResponseWriter, sh *awsmodel.Shape, out map[string]any, status int, headOnly bool) error {
-	h := w.Header()
+func (c *codec) setPayload(resp *response, sh *awsmodel.Shape, out map[string]any, headOnly bool) error {
+	h := resp.header
 	member := sh.Payload
 	ref, ok := sh.Members[member]
 	if !ok {
-		w.WriteHeader(status)
 		return nil
 	}
 	v, present := out[member]
@@ -192,10 +215,9 @@ func (c *codec) writePayload(w http.ResponseWriter, sh *awsmodel.Shape, out map[
 		present = false
 	}
 	if headOnly {
-		if c, ok := v.(io.Closer); ok {
-			c.Close() // a HEAD never reads the stream the handler opened
+		if rc, ok := v.(io.Closer); ok {
+			rc.Close() // a HEAD never reads the stream the handler opened
 		}
-		w.WriteHeader(status)
 		return nil
 	}
 	switch ref.Shape.Type {
@@ -204,52 +226,28 @@ func (c *codec) writePayload(w http.ResponseWriter, sh *awsmodel.Shape, out map[
 			if h.Get("Content-Length") == "" {
 				h.Set("Content-Length", "0")
 			}
-			w.WriteHeader(status)
 			return nil
 		}
-		if h.Get("Content-Type") == "" {
-			ctype := "application/octet-stream"
-			if ref.Shape.Type == "string" {
-				ctype = "text/plain"
-			}
-			h.Set("Content-Type", ctype)
+		ctype := "application/octet-stream"
+		if ref.Shape.Type == "string" {
+			ctype = "text/plain"
 		}
 		if r, ok := v.(io.Reader); ok {
-			return streamBody(w, status, r)
-		}
-		var raw []byte
-		if ref.Shape.Type == "string" {
-			s, ok := asString(v)
-			if !ok {
-				return fmt.Errorf("payload %s: string value is %T", member, v)
+			if h.Get("Content-Type") == "" {
+				h.Set("Content-Type", ctype)
 			}
-			raw = []byte(s)
-		} else {
-			switch x := v.(type) {
-			case []byte:
-				raw = x
-			case json.RawMessage:
-				raw = x
-			case string:
-				// Handlers that build documents through encoding/json
-				// hold blobs as base64; anything else is the raw text.
-				if b, err := base64.StdEncoding.DecodeString(x); err == nil {
-					raw = b
-				} else {
-					raw = []byte(x)
-				}
-			default:
-				return fmt.Errorf("payload %s: blob value is %T", member, v)
-			}
+			resp.stream = r
+			return nil
 		}
-		h.Set("Content-Length", strconv.Itoa(len(raw)))
-		w.WriteHeader(status)
-		_, err := w.Write(raw)
-		return err
+		raw, err := rawPayload(ref, v)
+		if err != nil {
+			return fmt.Errorf("payload %s: %w", member, err)
+		}
+		resp.setBody(raw, ctype)
+		return nil
 	}
 	if !present {
 		h.Set("Content-Length", "0")
-		w.WriteHeader(status)
 		return nil
 	}
 	var body []byte
@@ -260,9 +258,35 @@ func (c *codec) writePayload(w http.ResponseWriter, sh *awsmodel.Shape, out map[
 		body, err = appendJSON(nil, ref, v, member)
 	}
 	if err != nil {
-		return fmt.Errorf("encode payload %s: %w", member, err)
+		return fmt.Errorf("payload %s: %w", member, err)
 	}
-	return writeBody(w, status, body, contentType(c.xml))
+	resp.setBody(body, contentType(c.xml))
+	return nil
+}
+
+// rawPayload is the bytes of a blob or string payload value.
+func rawPayload(ref *awsmodel.Ref, v any) ([]byte, error) {
+	if ref.Shape.Type == "string" {
+		s, ok := asString(v)
+		if !ok {
+			return nil, fmt.Errorf("string value is %T", v)
+		}
+		return []byte(s), nil
+	}
+	switch x := v.(type) {
+	case []byte:
+		return x, nil
+	case json.RawMessage:
+		return x, nil
+	case string:
+		// Handlers that build documents through encoding/json hold
+		// blobs as base64; anything else is the raw text.
+		if b, err := base64.StdEncoding.DecodeString(x); err == nil {
+			return b, nil
+		}
+		return []byte(x), nil
+	}
+	return nil, fmt.Errorf("blob value is %T", v)
 }
 
 // streamBody copies a streaming payload, closing it when it is a Closer.

@@ -205,3 +205,32 @@ func TestFormatEpochSeconds(t *testing.T) {
 		}
 	}
 }
+
+func TestEncodeFailureWritesNothing(t *testing.T) {
+	cases := []struct {
+		service, op string
+		out         map[string]any
+	}{
+		{"s3", "GetObject", map[string]any{"ETag": `"e"`, "LastModified": "not a time", "Body": strings.NewReader("x")}},
+		{"s3", "ListObjectsV2", map[string]any{"Contents": "not a list"}},
+		{"lambda", "Invoke", map[string]any{"FunctionError": "Unhandled", "StatusCode": "two hundred"}},
+		{"lambda", "GetFunction", map[string]any{"Configuration": map[string]any{"MemorySize": "big"}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.service+" "+tc.op, func(t *testing.T) {
+			svc := awsmodel.MustLoad(tc.service)
+			c := New(svc)
+			rec := httptest.NewRecorder()
+			if err := c.Encode(rec, svc.Operations[tc.op], tc.out, "rid"); err == nil {
+				t.Fatal("Encode accepted an output that does not fit the model")
+			}
+			if len(rec.Header()) != 0 || rec.Body.Len() != 0 {
+				t.Fatalf("failed Encode wrote headers %v body %q", rec.Header(), rec.Body.String())
+			}
+			c.EncodeError(rec, svc.Operations[tc.op], awserr.Resolve(c.Family(), awserr.Internalf(nil, "encode")), "rid")
+			if rec.Code != 500 || rec.Header().Get("Etag") != "" || rec.Header().Get("X-Amz-Function-Error") != "" {
+				t.Errorf("error response after failed Encode: %d %v", rec.Code, rec.Header())
+			}
+		})
+	}
+}

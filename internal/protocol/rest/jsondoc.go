@@ -17,6 +17,10 @@ import (
 // encoding/json bounds itself).
 const maxJSONDepth = 64
 
+// codeSerialization marks errors of bodies that do not parse or do not fit
+// their shape; Decode replaces it with the service's own code.
+const codeSerialization = "SerializationException"
+
 // decodeJSONBody parses a rest-json body into the body members of sh,
 // adding them to doc. An empty body means no body members.
 func decodeJSONBody(body []byte, sh *awsmodel.Shape, doc map[string]any) error {
@@ -75,7 +79,7 @@ func serializationError(msg string, err error) *awserr.Error {
 	if err != nil {
 		msg += ": " + err.Error()
 	}
-	return &awserr.Error{Kind: awserr.Validation, Code: "SerializationException", Message: msg, Err: err}
+	return &awserr.Error{Kind: awserr.Validation, Code: codeSerialization, Message: msg, Err: err}
 }
 
 // bodyMember finds the body member a JSON key names: its locationName when
@@ -108,7 +112,7 @@ func jsonPath(parent, member string) string {
 }
 
 func typeError(path string, v any, want string) *awserr.Error {
-	return &awserr.Error{Kind: awserr.Validation, Code: "SerializationException",
+	return &awserr.Error{Kind: awserr.Validation, Code: codeSerialization,
 		Message: fmt.Sprintf("Value of %s must be %s, got %s", path, want, jsonKind(v))}
 }
 
@@ -132,7 +136,7 @@ func jsonKind(v any) string {
 func fromJSON(v any, ref *awsmodel.Ref, path string, depth int) (any, error) {
 	sh := ref.Shape
 	if depth > maxJSONDepth {
-		return nil, &awserr.Error{Kind: awserr.Validation, Code: "SerializationException", Message: "The request body nests too deeply at " + path}
+		return nil, &awserr.Error{Kind: awserr.Validation, Code: codeSerialization, Message: "The request body nests too deeply at " + path}
 	}
 	if sh.Document {
 		return plainJSON(v), nil
