@@ -7,7 +7,6 @@ package awsmodel
 //go:generate go run ./gen
 
 import (
-	"bytes"
 	"compress/gzip"
 	"embed"
 	"encoding/json"
@@ -83,7 +82,7 @@ type Shape struct {
 	Type            string          `json:"type"` // structure, list, map, string, integer, long, float, double, boolean, timestamp, blob
 	Required        []string        `json:"required"`
 	Members         map[string]*Ref `json:"members"`
-	MemberOrder     []string        `json:"-"` // model order of Members
+	MemberOrder     []string        `json:"memberOrder"` // model order of Members (added by gen)
 	Member          *Ref            `json:"member"`
 	Key             *Ref            `json:"key"`
 	Value           *Ref            `json:"value"`
@@ -142,11 +141,50 @@ type Service struct {
 }
 
 // SigningName is the name SigV4 credential scopes carry for this service.
-func (s *Service) SigningName() string {
-	if s.Metadata.SigningName != "" {
-		return s.Metadata.SigningName
+func (s *Service) SigningName() string { return s.Metadata.Signing() }
+
+// Signing is the name SigV4 credential scopes carry for the service.
+func (m Metadata) Signing() string {
+	if m.SigningName != "" {
+		return m.SigningName
 	}
-	return s.Metadata.EndpointPrefix
+	return m.EndpointPrefix
+}
+
+// LoadMetadata reads only a model's metadata block, which the generator puts
+// first, so routing can be set up without parsing a whole model.
+func LoadMetadata(key string) (Metadata, error) {
+	var md Metadata
+	f, err := modelFS.Open("models/" + key + ".json.gz")
+	if err != nil {
+		return md, fmt.Errorf("no model for service %q", key)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return md, fmt.Errorf("model %s: %w", key, err)
+	}
+	dec := json.NewDecoder(zr)
+	if _, err := dec.Token(); err != nil {
+		return md, fmt.Errorf("model %s: %w", key, err)
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return md, fmt.Errorf("model %s: %w", key, err)
+		}
+		if t == "metadata" {
+			if err := dec.Decode(&md); err != nil {
+				return md, fmt.Errorf("model %s: %w", key, err)
+			}
+			return md, nil
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return md, fmt.Errorf("model %s: %w", key, err)
+		}
+	}
+	return md, fmt.Errorf("model %s: no metadata", key)
 }
 
 // OperationNames lists operations in name order.
@@ -228,11 +266,6 @@ func parse(key string, raw []byte) (*Service, error) {
 			return nil, fmt.Errorf("shape %s: %w", name, err)
 		}
 		if sh.Type == "structure" {
-			order, err := memberOrder(rawShape)
-			if err != nil {
-				return nil, fmt.Errorf("shape %s: %w", name, err)
-			}
-			sh.MemberOrder = order
 			sh.required = make(map[string]bool, len(sh.Required))
 			for _, r := range sh.Required {
 				sh.required[r] = true
@@ -278,31 +311,4 @@ func parse(key string, raw []byte) (*Service, error) {
 		}
 	}
 	return s, nil
-}
-
-// memberOrder reads the member names of a structure shape in document order.
-func memberOrder(raw json.RawMessage) ([]string, error) {
-	var probe struct {
-		Members json.RawMessage `json:"members"`
-	}
-	if err := json.Unmarshal(raw, &probe); err != nil || len(probe.Members) == 0 {
-		return nil, err
-	}
-	dec := json.NewDecoder(bytes.NewReader(probe.Members))
-	if _, err := dec.Token(); err != nil { // {
-		return nil, err
-	}
-	var order []string
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		order = append(order, t.(string))
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return nil, err
-		}
-	}
-	return order, nil
 }

@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nimbus-dev/nimbus/internal/awserr"
@@ -55,9 +56,18 @@ type Options struct {
 }
 
 type entry struct {
-	svc   *service.Service
-	codec wire.Codec
-	name  string // signing name
+	svc    *service.Service
+	name   string // signing name
+	family awserr.Family
+	once   sync.Once
+	codec  wire.Codec
+	err    error
+}
+
+// getCodec builds the service's codec on first use: it needs the parsed model.
+func (e *entry) getCodec() (wire.Codec, error) {
+	e.once.Do(func() { e.codec, e.err = protocol.New(e.svc.Model()) })
+	return e.codec, e.err
 }
 
 // Server routes and serves AWS API requests.
@@ -83,17 +93,13 @@ func New(opts Options) (*Server, error) {
 		bySigning: map[string]*entry{},
 		byTarget:  map[string]*entry{},
 		byVersion: map[string]*entry{},
-		verifier:  sigv4.NewVerifier(),
+		verifier:  &sigv4.Verifier{},
 		log:       opts.Logger,
 	}
 	for _, svc := range opts.Services {
-		codec, err := protocol.New(svc.Model)
-		if err != nil {
-			return nil, err
-		}
-		e := &entry{svc: svc, codec: codec, name: svc.Model.SigningName()}
+		md := svc.Metadata()
+		e := &entry{svc: svc, name: md.Signing(), family: wire.FamilyOf(md.Protocol)}
 		s.bySigning[e.name] = e
-		md := svc.Model.Metadata
 		if md.TargetPrefix != "" {
 			s.byTarget[md.TargetPrefix] = e
 		}
@@ -184,13 +190,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, call *identity.Ca
 		call.Region = s.opts.Region
 	}
 	call.Service = e.name
+	codec, err := e.getCodec()
+	if err != nil {
+		return e, nil, awserr.Internalf(err, "codec for %s", e.name)
+	}
 
 	var body []byte
 	var op *awsmodel.Operation
-	var err error
-	rest := strings.HasPrefix(e.svc.Model.Metadata.Protocol, "rest-")
+	rest := strings.HasPrefix(e.svc.Metadata().Protocol, "rest-")
 	if rest {
-		if op, err = e.codec.Resolve(r, nil); err != nil {
+		if op, err = codec.Resolve(r, nil); err != nil {
 			return e, nil, err
 		}
 	}
@@ -201,7 +210,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, call *identity.Ca
 		}
 	}
 	if !rest {
-		if op, err = e.codec.Resolve(r, body); err != nil {
+		if op, err = codec.Resolve(r, body); err != nil {
 			return e, nil, err
 		}
 	}
@@ -217,7 +226,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, call *identity.Ca
 		cred, err := s.opts.Credentials.Lookup(r.Context(), auth.AccessKey)
 		if err != nil {
 			if errors.Is(err, credentials.ErrUnknownKey) || errors.Is(err, credentials.ErrInactiveKey) {
-				return e, op, sigv4.UnknownKeyError(auth.AccessKey)
+				return e, op, sigv4.ErrUnknownAccessKey
 			}
 			return e, op, awserr.Internalf(err, "look up access key")
 		}
@@ -232,12 +241,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, call *identity.Ca
 			return e, op, err
 		}
 		if streaming {
-			if r.Body, err = s.verifier.WrapBody(r, auth, cred.Secret); err != nil {
+			if r.Body, err = s.verifier.Body(r, auth, cred.Secret); err != nil {
 				return e, op, err
 			}
 		}
 		if cred.SessionToken != "" && cred.SessionToken != auth.SessionToken {
-			return e, op, sigv4.UnknownKeyError(auth.AccessKey)
+			return e, op, sigv4.ErrInvalidToken
 		}
 		call.Principal = cred.Principal
 	}
@@ -250,14 +259,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, call *identity.Ca
 	handler, ok := e.svc.Handler(op.Name)
 	if !ok {
 		return e, op, &awserr.Error{Kind: awserr.NotImplemented,
-			Message: fmt.Sprintf("nimbus does not implement %s %s yet", e.svc.Model.Metadata.ServiceID, op.Name)}
+			Message: fmt.Sprintf("nimbus does not implement %s %s yet", e.svc.Metadata().ServiceID, op.Name)}
 	}
-	in, err := e.codec.Decode(r, body, op)
+	in, err := codec.Decode(r, body, op)
 	if err != nil {
 		return e, op, err
 	}
 	if s.opts.Authorizer != nil && !call.Principal.IsRoot() {
-		if err := s.opts.Authorizer.Authorize(ctx, e.svc.Model, op, in); err != nil {
+		if err := s.opts.Authorizer.Authorize(ctx, e.svc.Model(), op, in); err != nil {
 			return e, op, err
 		}
 	}
@@ -269,7 +278,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, call *identity.Ca
 	if err != nil {
 		return e, op, awserr.Internalf(err, "encode %s output", op.Name)
 	}
-	if err := e.codec.Encode(w, op, doc, call.RequestID); err != nil {
+	if err := codec.Encode(w, op, doc, call.RequestID); err != nil {
 		// Headers may be gone; all we can do is log.
 		s.log.Error("encode response", "request_id", call.RequestID, "operation", op.Name, "error", err)
 	}
@@ -279,22 +288,23 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, call *identity.Ca
 func (s *Server) writeError(w *statusRecorder, r *http.Request, e *entry, op *awsmodel.Operation, call *identity.Call, err error) {
 	family := awserr.FamilyJSON
 	if e != nil {
-		family = e.codec.Family()
+		family = e.family
 	}
-	ae := sigv4.AsAWSError(err, family)
-	if ae == nil {
-		ae = awserr.As(err)
-	}
+	ae := sigv4.AWSError(err, family)
 	resolved := awserr.Resolve(family, ae)
 	if resolved.Kind == awserr.Internal {
 		s.log.Error("internal error", "request_id", call.RequestID, "service", call.Service,
 			"operation", call.Operation, "error", err)
 	}
-	if e == nil {
+	var codec wire.Codec
+	if e != nil {
+		codec, _ = e.getCodec()
+	}
+	if codec == nil {
 		writeGenericError(w, r, resolved, call.RequestID)
 		return
 	}
-	e.codec.EncodeError(w, op, resolved, call.RequestID)
+	codec.EncodeError(w, op, resolved, call.RequestID)
 }
 
 // writeGenericError answers a request nimbus could not route to a service:

@@ -50,7 +50,7 @@ func (h *internalHandler) health(w http.ResponseWriter, r *http.Request) {
 	}
 	services := map[string]any{}
 	for _, svc := range s.services {
-		services[svc.Model.Key] = map[string]any{"status": "available", "operations": len(svc.Implemented())}
+		services[svc.Key()] = map[string]any{"status": "available", "operations": len(svc.Implemented())}
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)

@@ -126,13 +126,13 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 func (s *Server) Reset(ctx context.Context, only string) ([]string, error) {
 	var done []string
 	for _, svc := range s.services {
-		if only != "" && svc.Model.Key != only {
+		if only != "" && svc.Key() != only {
 			continue
 		}
 		if err := svc.Reset(ctx); err != nil {
-			return done, fmt.Errorf("reset %s: %w", svc.Model.Key, err)
+			return done, fmt.Errorf("reset %s: %w", svc.Key(), err)
 		}
-		done = append(done, svc.Model.Key)
+		done = append(done, svc.Key())
 	}
 	if only != "" && len(done) == 0 {
 		return nil, fmt.Errorf("no service %q", only)

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"sync"
 
 	"github.com/nimbus-dev/nimbus/internal/awserr"
 	"github.com/nimbus-dev/nimbus/internal/awsmodel"
@@ -27,29 +28,53 @@ type Resetter interface {
 	Reset(ctx context.Context) error
 }
 
-// Service is one AWS service's model and handlers.
+// Service is one AWS service's model and handlers. The model is parsed on
+// first use (EC2's takes a noticeable part of a second), so nimbus starts
+// answering at once and an idle nimbus holds only the models it was asked for.
 type Service struct {
-	Model    *awsmodel.Service
+	key      string
+	meta     awsmodel.Metadata
+	once     sync.Once
+	model    *awsmodel.Service
 	handlers map[string]Handler
 	resetter func(ctx context.Context) error
 }
 
 // New returns an empty service for a model key (ec2, sts, iam, ...).
 func New(key string) (*Service, error) {
-	m, err := awsmodel.Load(key)
+	md, err := awsmodel.LoadMetadata(key)
 	if err != nil {
 		return nil, err
 	}
-	return &Service{Model: m, handlers: map[string]Handler{}}, nil
+	return &Service{key: key, meta: md, handlers: map[string]Handler{}}, nil
 }
 
-// Handle registers h for an operation. Naming an operation the model lacks is
-// a wiring bug and panics at start-up, never at request time.
-func (s *Service) Handle(op string, h Handler) {
-	if _, ok := s.Model.Operations[op]; !ok {
-		panic(fmt.Sprintf("service %s: model has no operation %q", s.Model.Key, op))
+// Key is nimbus's name for the service: ec2, sts, iam, lambda, ...
+func (s *Service) Key() string { return s.key }
+
+// Metadata is the model's metadata block (protocol, signing name, ...).
+func (s *Service) Metadata() awsmodel.Metadata { return s.meta }
+
+// Model returns the service's parsed model.
+func (s *Service) Model() *awsmodel.Service {
+	s.once.Do(func() { s.model = awsmodel.MustLoad(s.key) })
+	return s.model
+}
+
+// Handle registers h for an operation. Check verifies the names against the
+// model; every service's tests call it.
+func (s *Service) Handle(op string, h Handler) { s.handlers[op] = h }
+
+// Check reports handlers registered for operations the model lacks: a
+// wiring bug that would leave the handler unreachable.
+func (s *Service) Check() error {
+	m := s.Model()
+	for op := range s.handlers {
+		if _, ok := m.Operations[op]; !ok {
+			return fmt.Errorf("service %s: model has no operation %q", s.key, op)
+		}
 	}
-	s.handlers[op] = h
+	return nil
 }
 
 // OnReset registers what /_nimbus/reset does for this service.

@@ -136,7 +136,7 @@ func TestSigV4Errors(t *testing.T) {
 		{"ec2 wrong secret", "test", "wrong", func(c aws.Config) error {
 			_, err := ec2.NewFromConfig(c).DescribeRegions(ctx, &ec2.DescribeRegionsInput{})
 			return err
-		}, "AuthFailure", 401},
+		}, "SignatureDoesNotMatch", 403},
 		{"ec2 unknown key", "AKIANOBODY", "x", func(c aws.Config) error {
 			_, err := ec2.NewFromConfig(c).DescribeRegions(ctx, &ec2.DescribeRegionsInput{})
 			return err
@@ -240,7 +240,7 @@ func TestUnknownOperationsAndBadInput(t *testing.T) {
 	// Signed but unknown or invalid: through the SDK's own middleware.
 	ctx := context.Background()
 	client := ec2.NewFromConfig(n.cfg())
-	_, err := client.CreateKeyPair(ctx, &ec2.CreateKeyPairInput{})
+	_, err := client.CreateKeyPair(ctx, &ec2.CreateKeyPairInput{KeyName: aws.String("")})
 	if code, _ := apiCode(t, err); code != "MissingParameter" {
 		t.Errorf("CreateKeyPair without a name: %s", code)
 	}
@@ -285,7 +285,7 @@ func TestKeyPairsDurableAcrossKill9(t *testing.T) {
 			}
 		}(w)
 	}
-	for count.Load() < 40 {
+	for count.Load() < 150 {
 		time.Sleep(5 * time.Millisecond)
 	}
 	n.Kill()

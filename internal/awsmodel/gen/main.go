@@ -50,8 +50,12 @@ func run() error {
 		if err != nil {
 			return err
 		}
+		compact, err := withMemberOrder(raw)
+		if err != nil {
+			return fmt.Errorf("%s: %w", src, err)
+		}
 		var buf bytes.Buffer
-		if err := json.Compact(&buf, raw); err != nil {
+		if err := json.Compact(&buf, compact); err != nil {
 			return fmt.Errorf("%s: %w", src, err)
 		}
 		var gz bytes.Buffer
@@ -65,4 +69,79 @@ func run() error {
 		fmt.Printf("%-7s %s %d -> %d bytes\n", key, strings.TrimPrefix(rel, ""), len(raw), gz.Len())
 	}
 	return nil
+}
+
+// withMemberOrder adds to every structure shape a "memberOrder" list with
+// its members in document order, so the loader need not parse each shape
+// twice to recover an order that JSON objects do not keep. Metadata stays
+// the first key so it can be read without parsing the rest.
+func withMemberOrder(raw []byte) ([]byte, error) {
+	var doc struct {
+		Version    json.RawMessage            `json:"version"`
+		Metadata   json.RawMessage            `json:"metadata"`
+		Operations json.RawMessage            `json:"operations"`
+		Shapes     map[string]json.RawMessage `json:"shapes"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, err
+	}
+	for name, sh := range doc.Shapes {
+		order, err := memberOrder(sh)
+		if err != nil {
+			return nil, fmt.Errorf("shape %s: %w", name, err)
+		}
+		if order == nil {
+			continue
+		}
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(sh, &m); err != nil {
+			return nil, err
+		}
+		m["memberOrder"], _ = json.Marshal(order)
+		if doc.Shapes[name], err = json.Marshal(m); err != nil {
+			return nil, err
+		}
+	}
+	shapes, err := json.Marshal(doc.Shapes)
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	out.WriteString(`{"metadata":`)
+	out.Write(doc.Metadata)
+	out.WriteString(`,"version":`)
+	out.Write(doc.Version)
+	out.WriteString(`,"operations":`)
+	out.Write(doc.Operations)
+	out.WriteString(`,"shapes":`)
+	out.Write(shapes)
+	out.WriteString("}")
+	return out.Bytes(), nil
+}
+
+func memberOrder(raw json.RawMessage) ([]string, error) {
+	var probe struct {
+		Type    string          `json:"type"`
+		Members json.RawMessage `json:"members"`
+	}
+	if err := json.Unmarshal(raw, &probe); err != nil || probe.Type != "structure" || len(probe.Members) == 0 {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(probe.Members))
+	if _, err := dec.Token(); err != nil {
+		return nil, err
+	}
+	order := []string{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		order = append(order, t.(string))
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil, err
+		}
+	}
+	return order, nil
 }
