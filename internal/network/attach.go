@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -22,7 +23,8 @@ type AttachOptions struct {
 
 // Attach gives the sandbox a new network namespace on the named network
 // ("" is the default network) and returns what the sandbox driver joins.
-// On error nothing is left behind.
+// On error nothing is left behind (should the undo fail too, an incomplete
+// attachment stays listed for Detach or CleanupStale).
 func (m *Manager) Attach(ctx context.Context, sandboxID, networkName string, opts AttachOptions) (*sandbox.NetworkAttachment, error) {
 	if err := validateSandboxID(sandboxID); err != nil {
 		return nil, fmt.Errorf("attach: %w", err)
@@ -51,6 +53,12 @@ func (m *Manager) Attach(ctx context.Context, sandboxID, networkName string, opt
 	m.mu.Unlock()
 	defer m.clearBusy(sandboxID)
 
+	netnsPath := filepath.Join(m.opts.NetNSDir, sandboxID)
+	if _, err := os.Lstat(netnsPath); err == nil {
+		// Not ours to undo if this attach fails: another manager's, or one
+		// whose record was lost.
+		return nil, fmt.Errorf("attach %s: %w: %s exists", sandboxID, ErrAlreadyExists, netnsPath)
+	}
 	confList, err := bridgeConfList(n, filepath.Join(m.opts.StateDir, "ipam"))
 	if err != nil {
 		return nil, fmt.Errorf("attach %s: %w", sandboxID, err)
@@ -59,7 +67,7 @@ func (m *Manager) Attach(ctx context.Context, sandboxID, networkName string, opt
 		Attachment: Attachment{
 			SandboxID: sandboxID,
 			Network:   n.Name,
-			NetNSPath: filepath.Join(m.opts.NetNSDir, sandboxID),
+			NetNSPath: netnsPath,
 			IfName:    opts.IfName,
 			CreatedAt: time.Now().UTC(),
 		},

@@ -207,3 +207,25 @@ func TestDefineAndDeleteNetwork(t *testing.T) {
 		t.Errorf("after DeleteNetwork the table should name %s but not %s:\n%s", first.Name, second.Name, out)
 	}
 }
+
+// A namespace file the manager did not make is left alone.
+func TestAttachRefusesForeignNetNS(t *testing.T) {
+	requireHost(t)
+	t.Parallel()
+	m := newTestManager(t, testOptions(t))
+	id := "sb-foreign-" + randomHex(t, 3)
+	foreign := filepath.Join(m.opts.NetNSDir, id)
+	if err := os.WriteFile(foreign, nil, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(foreign) })
+	if _, err := m.Attach(context.Background(), id, testNetwork(t, m).Name, AttachOptions{}); !errors.Is(err, ErrAlreadyExists) {
+		t.Errorf("Attach over a foreign netns file = %v, want ErrAlreadyExists", err)
+	}
+	if _, err := os.Stat(foreign); err != nil {
+		t.Errorf("the foreign file was removed: %v", err)
+	}
+	if _, err := m.Attachment(id); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a refused attach left a record: %v", err)
+	}
+}
