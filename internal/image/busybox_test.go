@@ -3,6 +3,7 @@ package image
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -68,6 +69,15 @@ func TestEnsureBusyboxContent(t *testing.T) {
 	}
 	if got := img.Config.Argv(); len(got) != 1 || got[0] != "/bin/sh" {
 		t.Errorf("argv = %v", got)
+	}
+
+	// The sandbox drivers run it; a chroot is enough to show the root works.
+	if os.Geteuid() != 0 {
+		t.Skip("chroot into the image needs root")
+	}
+	out, err := exec.Command("chroot", img.RootDir, "/bin/sh", "-c", "/usr/bin/env echo hello from $(id -un)").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "hello from root" {
+		t.Errorf("running the image's shell: %v\n%s", err, out)
 	}
 }
 

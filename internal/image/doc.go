@@ -20,4 +20,19 @@
 // Images come from docker-save archives and OCI layouts (Import), registries
 // (Pull), the host's busybox-static (EnsureBusybox) and debootstrap
 // (Bootstrap): these hosts have no other way to reach a registry.
+//
+// Using it:
+//
+//	store, err := image.Open(dataDir)
+//	img, err := store.EnsureBusybox(ctx)             // busybox:latest, no network
+//	img, err = store.Import(ctx, "app.tar", "", p)   // docker save / OCI layout
+//	img, err = store.Pull(ctx, "127.0.0.1:5000/app:v1", p)
+//	img, err = store.Get(ctx, "busybox")             // name or digest (prefix)
+//	spec.RootFS.ImageDir = img.RootDir               // read-only overlay lower dir
+//	argv, env := img.Config.Argv(), img.Config.Env
+//
+// A root in roots/ is never modified after it is renamed into place, so any
+// number of sandboxes may use it as an overlay lower directory at once.
+// Remove and GC keep a root that is still mounted (found in
+// /proc/self/mountinfo) and collect it later.
 package image

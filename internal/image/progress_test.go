@@ -39,3 +39,19 @@ func TestHumanBytes(t *testing.T) {
 		t.Error(humanBytes(1 << 62))
 	}
 }
+
+func TestBarProgressDraws(t *testing.T) {
+	var out bytes.Buffer
+	p := &barProgress{w: &out}
+	p.Step("copy layers", 1000)
+	p.Add(1000)
+	p.Logf("stored %s", "x")
+	p.Step("unpack", 0)
+	p.Add(10)
+	p.Finish()
+	for _, want := range []string{"copy layers", "100%", "stored x", "unpack"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("bar output lacks %q:\n%q", want, out.String())
+		}
+	}
+}

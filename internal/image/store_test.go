@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
@@ -198,6 +199,20 @@ func TestListGetTagRemoveCollectGarbage(t *testing.T) {
 	// Two manifests, two configs and three layers: the shared one is stored once.
 	if got := len(dirEntries(t, s.blobDir())); got != 7 {
 		t.Errorf("blobs = %d, want 7", got)
+	}
+
+	// The store is an OCI image layout other tools can read.
+	idx, err := layout.ImageIndexFromPath(s.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := v1.NewHash(imgA.Digest)
+	fromLayout, err := idx.Image(h)
+	if err != nil {
+		t.Fatalf("the store is not a readable OCI layout: %v", err)
+	}
+	if digestOf(t, fromLayout) != imgA.Digest {
+		t.Errorf("layout image digest = %s", digestOf(t, fromLayout))
 	}
 
 	list, err := s.List(ctx)
