@@ -137,10 +137,11 @@ func (c *codec) routeOf(r *http.Request, op *awsmodel.Operation) (map[string]str
 	path, _ := c.effectivePath(r)
 	labels, ok := rt.match(path)
 	if !ok {
-		// The path lacks a label the operation needs, such as an empty
-		// function name: report the first missing one.
-		for _, seg := range rt.segments {
-			if seg.label != "" {
+		// Name the first label the path leaves empty or lacks, such as
+		// the Key of "GET /bucket" decoded as GetObject.
+		parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
+		for i, seg := range rt.segments {
+			if seg.label != "" && (i >= len(parts) || parts[i] == "") {
 				return nil, awserr.Missing(seg.label)
 			}
 		}
