@@ -1,0 +1,322 @@
+package jsonrpc
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strings"
+
+	"github.com/nimbus-dev/nimbus/internal/awserr"
+	"github.com/nimbus-dev/nimbus/internal/awsmodel"
+	"github.com/nimbus-dev/nimbus/internal/protocol/xmlshape"
+)
+
+// Decode reads the JSON body into the operation's input document. An empty
+// body is an empty input, as the SDKs send for operations without members.
+func (c *codec) Decode(_ *http.Request, body []byte, op *awsmodel.Operation) (map[string]any, error) {
+	body = bytes.TrimSpace(body)
+	var raw any = map[string]any{}
+	if len(body) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.UseNumber()
+		if err := dec.Decode(&raw); err != nil {
+			return nil, serializationError("Start of structure or map found where not expected, or the body is not JSON", err)
+		}
+		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+			return nil, serializationError("Unexpected content after the JSON object", nil)
+		}
+	}
+	obj, ok := raw.(map[string]any)
+	if !ok {
+		return nil, serializationError("The request body must be a JSON object", nil)
+	}
+	if op.Input == nil || op.Input.Shape == nil {
+		return map[string]any{}, nil
+	}
+	var errs validationErrors
+	doc := decodeStructure(obj, op.Input.Shape, "", &errs)
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
+	return doc, nil
+}
+
+// serializationError is a body that is not the JSON the protocol requires;
+// AWS answers it with SerializationException rather than ValidationException.
+func serializationError(msg string, cause error) *awserr.Error {
+	return &awserr.Error{Kind: awserr.Validation, Code: "SerializationException", Message: msg, Err: cause}
+}
+
+// validationErrors collects constraint failures so one response names them
+// all, as AWS's "N validation errors detected: ..." messages do. Type and
+// JSON-shape errors stop decoding at once instead.
+type validationErrors struct {
+	msgs    []string
+	missing bool // the first failure was a required member left out
+	fatal   *awserr.Error
+}
+
+func (v *validationErrors) add(msg string, missing bool) {
+	if len(v.msgs) == 0 {
+		v.missing = missing
+	}
+	v.msgs = append(v.msgs, msg)
+}
+
+func (v *validationErrors) err() error {
+	if v.fatal != nil {
+		return v.fatal
+	}
+	if len(v.msgs) == 0 {
+		return nil
+	}
+	kind := awserr.Validation
+	if v.missing {
+		kind = awserr.MissingParameter
+	}
+	head := "1 validation error detected: "
+	if len(v.msgs) > 1 {
+		head = fmt.Sprintf("%d validation errors detected: ", len(v.msgs))
+	}
+	return &awserr.Error{Kind: kind, Message: head + strings.Join(v.msgs, "; ")}
+}
+
+func joinPath(parent, seg string) string {
+	if parent == "" {
+		return seg
+	}
+	return parent + "." + seg
+}
+
+func decodeStructure(obj map[string]any, sh *awsmodel.Shape, path string, errs *validationErrors) map[string]any {
+	out := make(map[string]any, len(obj))
+	for key, raw := range obj {
+		ref, ok := sh.Members[key]
+		if !ok || raw == nil {
+			// Smithy servers ignore members they do not know, so newer
+			// clients keep working.
+			continue
+		}
+		if v := decodeValue(raw, ref, joinPath(path, key), errs); v != nil {
+			out[key] = v
+		}
+		if errs.fatal != nil {
+			return nil
+		}
+	}
+	for _, m := range sh.Required {
+		if _, ok := out[m]; ok {
+			continue
+		}
+		if ref := sh.Members[m]; ref == nil || ref.IdempotencyToken {
+			continue
+		}
+		if raw, sent := obj[m]; sent && raw != nil {
+			continue // present but invalid: already reported
+		}
+		errs.add(fmt.Sprintf("Value null at '%s' failed to satisfy constraint: Member must not be null", joinPath(path, m)), true)
+	}
+	return out
+}
+
+func typeError(errs *validationErrors, path, want string, raw any) any {
+	errs.fatal = serializationError(fmt.Sprintf("Value at '%s' must be %s, not %s", path, want, jsonKind(raw)), nil)
+	return nil
+}
+
+func jsonKind(raw any) string {
+	switch raw.(type) {
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "an array"
+	case string:
+		return "a string"
+	case json.Number:
+		return "a number"
+	case bool:
+		return "a boolean"
+	}
+	return "null"
+}
+
+// decodeValue converts one JSON value to its document type, or records why
+// it cannot and returns nil.
+func decodeValue(raw any, ref *awsmodel.Ref, path string, errs *validationErrors) any {
+	sh := ref.Shape
+	var v any
+	switch sh.Type {
+	case "structure":
+		obj, ok := raw.(map[string]any)
+		if !ok {
+			return typeError(errs, path, "an object", raw)
+		}
+		if sh.Document {
+			return plain(raw)
+		}
+		v = decodeStructure(obj, sh, path, errs)
+	case "list":
+		arr, ok := raw.([]any)
+		if !ok {
+			return typeError(errs, path, "an array", raw)
+		}
+		items := make([]any, 0, len(arr))
+		for i, item := range arr {
+			if item == nil {
+				continue
+			}
+			if iv := decodeValue(item, sh.Member, fmt.Sprintf("%s.%d.member", path, i+1), errs); iv != nil {
+				items = append(items, iv)
+			}
+			if errs.fatal != nil {
+				return nil
+			}
+		}
+		v = items
+	case "map":
+		obj, ok := raw.(map[string]any)
+		if !ok {
+			return typeError(errs, path, "an object", raw)
+		}
+		entries := make(map[string]any, len(obj))
+		for k, item := range obj {
+			if item == nil {
+				continue
+			}
+			if msg := xmlshape.Violation(sh.Key.Shape, k); msg != "" {
+				errs.add(fmt.Sprintf("Value '%s' at '%s' failed to satisfy constraint: Map keys must satisfy constraint: [%s]", k, path, msg), false)
+			}
+			if iv := decodeValue(item, sh.Value, path+"."+k, errs); iv != nil {
+				entries[k] = iv
+			}
+			if errs.fatal != nil {
+				return nil
+			}
+		}
+		v = entries
+	case "string":
+		s, ok := raw.(string)
+		if !ok {
+			return typeError(errs, path, "a string", raw)
+		}
+		v = s
+	case "integer", "long", "short", "byte":
+		n, ok := raw.(json.Number)
+		if !ok {
+			return typeError(errs, path, "a number", raw)
+		}
+		i, err := n.Int64()
+		if err != nil {
+			f, ferr := n.Float64()
+			if ferr != nil || f != math.Trunc(f) || math.Abs(f) > math.MaxInt64 {
+				errs.fatal = &awserr.Error{Kind: awserr.Validation, Code: "SerializationException", Message: fmt.Sprintf("Value %s at '%s' is not a valid integer", n, path)}
+				return nil
+			}
+			i = int64(f)
+		}
+		v = i
+	case "float", "double":
+		v = decodeFloat(raw, path, errs)
+		if v == nil {
+			return nil
+		}
+	case "boolean":
+		b, ok := raw.(bool)
+		if !ok {
+			return typeError(errs, path, "a boolean", raw)
+		}
+		v = b
+	case "timestamp":
+		v = decodeTimestamp(raw, ref, path, errs)
+		if v == nil {
+			return nil
+		}
+	case "blob":
+		s, ok := raw.(string)
+		if !ok {
+			return typeError(errs, path, "a base64 string", raw)
+		}
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			errs.fatal = serializationError(fmt.Sprintf("Value at '%s' is not valid base64", path), err)
+			return nil
+		}
+		v = b
+	default:
+		return plain(raw)
+	}
+	if msg := xmlshape.Violation(sh, v); msg != "" {
+		errs.add(fmt.Sprintf("Value %s at '%s' failed to satisfy constraint: %s", xmlshape.Quote(v), path, msg), false)
+	}
+	return v
+}
+
+func decodeFloat(raw any, path string, errs *validationErrors) any {
+	switch x := raw.(type) {
+	case json.Number:
+		f, err := x.Float64()
+		if err == nil {
+			return f
+		}
+	case string:
+		// Smithy writes the IEEE specials as strings.
+		switch x {
+		case "NaN":
+			return math.NaN()
+		case "Infinity":
+			return math.Inf(1)
+		case "-Infinity":
+			return math.Inf(-1)
+		}
+	}
+	return typeError(errs, path, "a number", raw)
+}
+
+// decodeTimestamp accepts epoch seconds (the protocol's default, fractional
+// allowed) or a string in the ref's timestampFormat.
+func decodeTimestamp(raw any, ref *awsmodel.Ref, path string, errs *validationErrors) any {
+	switch x := raw.(type) {
+	case json.Number:
+		f, err := x.Float64()
+		if err == nil && math.Abs(f) < 1e13 {
+			t, _ := xmlshape.ParseTimestamp(x.String(), xmlshape.UnixTimestamp)
+			return t
+		}
+	case string:
+		if t, err := xmlshape.ParseTimestamp(x, xmlshape.TimestampFormat(ref, xmlshape.UnixTimestamp)); err == nil {
+			return t
+		}
+	}
+	return typeError(errs, path, "a timestamp", raw)
+}
+
+// plain converts decoded JSON for a document-typed member: json.Number
+// becomes int64 when integral, float64 otherwise.
+func plain(raw any) any {
+	switch x := raw.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = plain(e)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = plain(e)
+		}
+		return out
+	}
+	return raw
+}

@@ -1,0 +1,261 @@
+package jsonrpc
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"sort"
+	"strconv"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/nimbus-dev/nimbus/internal/awserr"
+	"github.com/nimbus-dev/nimbus/internal/awsmodel"
+	"github.com/nimbus-dev/nimbus/internal/protocol/xmlshape"
+)
+
+// buffers recycles response bodies between requests.
+var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+// maxPooled keeps one huge response from pinning its buffer in the pool.
+const maxPooled = 1 << 20
+
+func release(bp *[]byte, body []byte) {
+	if cap(body) <= maxPooled {
+		*bp = body[:0]
+		buffers.Put(bp)
+	}
+}
+
+// Encode writes the output document as a JSON object.
+func (c *codec) Encode(w http.ResponseWriter, op *awsmodel.Operation, out map[string]any, requestID string) error {
+	bp := buffers.Get().(*[]byte)
+	body := (*bp)[:0]
+	var err error
+	if op.Output != nil && op.Output.Shape != nil {
+		body, err = appendStructure(body, op.Output.Shape, out)
+	} else {
+		body = append(body, "{}"...)
+	}
+	defer release(bp, body)
+	if err != nil {
+		return fmt.Errorf("encode %s response: %w", op.Name, err)
+	}
+	h := w.Header()
+	h.Set("Content-Type", c.contentType)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("x-amzn-RequestId", requestID)
+	w.WriteHeader(http.StatusOK)
+	if _, err := w.Write(body); err != nil {
+		return fmt.Errorf("write %s response: %w", op.Name, err)
+	}
+	return nil
+}
+
+// EncodeError writes {"__type": code, "message": ...} plus e.Fields, and
+// names the code in X-Amzn-ErrorType as AWS does.
+func (c *codec) EncodeError(w http.ResponseWriter, _ *awsmodel.Operation, e awserr.Error, requestID string) {
+	status := e.Status
+	if status == 0 {
+		status = awserr.StatusFor(e.Kind)
+	}
+	body := append(make([]byte, 0, 128), `{"__type":`...)
+	body = appendString(body, e.Code)
+	body = append(body, `,"message":`...)
+	body = appendString(body, e.Message)
+	keys := make([]string, 0, len(e.Fields))
+	for k := range e.Fields {
+		if k != "__type" && k != "message" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		body = append(body, ',')
+		body = appendString(body, k)
+		body = append(body, ':')
+		body = appendString(body, e.Fields[k])
+	}
+	body = append(body, '}')
+	h := w.Header()
+	h.Set("Content-Type", c.contentType)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("x-amzn-RequestId", requestID)
+	h.Set("X-Amzn-ErrorType", e.Code)
+	w.WriteHeader(status)
+	_, _ = w.Write(body) // the client went away; nothing left to tell it
+}
+
+func appendStructure(dst []byte, sh *awsmodel.Shape, doc map[string]any) ([]byte, error) {
+	dst = append(dst, '{')
+	doc = xmlshape.CanonicalMembers(sh, doc)
+	first := true
+	for _, name := range sh.MemberOrder {
+		v, ok := doc[name]
+		if !ok || xmlshape.IsNil(v) {
+			continue
+		}
+		ref := sh.Members[name]
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = appendString(dst, name)
+		dst = append(dst, ':')
+		var err error
+		if dst, err = appendValue(dst, ref, v); err != nil {
+			return dst, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+func appendValue(dst []byte, ref *awsmodel.Ref, v any) ([]byte, error) {
+	sh := ref.Shape
+	switch sh.Type {
+	case "structure":
+		if sh.Document {
+			return appendJSON(dst, v)
+		}
+		doc, ok := xmlshape.Fields(v)
+		if !ok {
+			break
+		}
+		return appendStructure(dst, sh, doc)
+	case "list":
+		items, ok := xmlshape.Items(v)
+		if !ok {
+			break
+		}
+		dst = append(dst, '[')
+		first := true
+		for i, item := range items {
+			if xmlshape.IsNil(item) {
+				continue
+			}
+			if !first {
+				dst = append(dst, ',')
+			}
+			first = false
+			var err error
+			if dst, err = appendValue(dst, sh.Member, item); err != nil {
+				return dst, fmt.Errorf("[%d]: %w", i, err)
+			}
+		}
+		return append(dst, ']'), nil
+	case "map":
+		entries, ok := xmlshape.Fields(v)
+		if !ok {
+			break
+		}
+		keys := make([]string, 0, len(entries))
+		for k, e := range entries {
+			if !xmlshape.IsNil(e) {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		dst = append(dst, '{')
+		for i, k := range keys {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, k)
+			dst = append(dst, ':')
+			var err error
+			if dst, err = appendValue(dst, sh.Value, entries[k]); err != nil {
+				return dst, fmt.Errorf("[%q]: %w", k, err)
+			}
+		}
+		return append(dst, '}'), nil
+	case "string":
+		if s, ok := xmlshape.Text(v); ok {
+			return appendString(dst, s), nil
+		}
+	case "integer", "long", "short", "byte":
+		if i, ok := xmlshape.Int64(v); ok {
+			return strconv.AppendInt(dst, i, 10), nil
+		}
+	case "float", "double":
+		if f, ok := xmlshape.Float64(v); ok {
+			if math.IsNaN(f) || math.IsInf(f, 0) {
+				return appendString(dst, xmlshape.FormatFloat(f)), nil
+			}
+			return strconv.AppendFloat(dst, f, 'g', -1, 64), nil
+		}
+	case "boolean":
+		if b, ok := xmlshape.Bool(v); ok {
+			return strconv.AppendBool(dst, b), nil
+		}
+	case "timestamp":
+		if t, ok := xmlshape.Time(v); ok {
+			format := xmlshape.TimestampFormat(ref, xmlshape.UnixTimestamp)
+			if format == xmlshape.UnixTimestamp {
+				return append(dst, xmlshape.FormatEpoch(t)...), nil
+			}
+			return appendString(dst, xmlshape.FormatTimestamp(t, format)), nil
+		}
+	case "blob":
+		if s, ok := xmlshape.Base64(v); ok {
+			return appendString(dst, s), nil
+		}
+	default:
+		return appendJSON(dst, v)
+	}
+	return dst, fmt.Errorf("%s value %v (%T) does not fit shape %s", sh.Type, v, v, sh.Name)
+}
+
+// appendJSON writes a document-typed value as encoding/json would.
+func appendJSON(dst []byte, v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return dst, fmt.Errorf("document value: %w", err)
+	}
+	return append(dst, b...), nil
+}
+
+const hex = "0123456789abcdef"
+
+// appendString writes s as a JSON string, replacing invalid UTF-8 with
+// U+FFFD as encoding/json does.
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '"', '\\':
+				dst = append(dst, '\\', b)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
