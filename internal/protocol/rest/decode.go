@@ -308,6 +308,18 @@ var streamingMembers = map[string]bool{
 	"GetObjectTorrentOutput.Body":        true,
 }
 
+// StreamingInput reports whether op's input payload is a streaming blob
+// (S3 PutObject and UploadPart): the edge should then pass Decode a nil
+// body and leave r.Body unread, since Decode hands r.Body to the handler.
+// It knows the S3 members the model marks streaming on the member ref,
+// which awsmodel.Shape.Streaming alone misses.
+func StreamingInput(op *awsmodel.Operation) bool {
+	if op == nil || op.Input == nil || op.Input.Shape == nil || op.Input.Shape.Payload == "" {
+		return false
+	}
+	return isStreaming(op.Input.Shape, op.Input.Shape.Payload)
+}
+
 // isStreaming reports whether member of structure sh is a streaming blob.
 func isStreaming(sh *awsmodel.Shape, member string) bool {
 	ref, ok := sh.Members[member]

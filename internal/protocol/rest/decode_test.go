@@ -213,3 +213,26 @@ func TestDecodeSyntheticBindings(t *testing.T) {
 		t.Error("a jsonvalue header that is not base64 decoded without error")
 	}
 }
+
+func TestStreamingInput(t *testing.T) {
+	cases := []struct {
+		service, op string
+		want        bool
+	}{
+		{"s3", "PutObject", true},
+		{"s3", "UploadPart", true},
+		{"s3", "GetObject", false},
+		{"s3", "PutBucketTagging", false},
+		{"lambda", "Invoke", false},
+		{"lambda", "CreateFunction", false},
+		{"batch", "SubmitJob", false},
+	}
+	for _, tc := range cases {
+		if got := StreamingInput(awsmodel.MustLoad(tc.service).Operations[tc.op]); got != tc.want {
+			t.Errorf("StreamingInput(%s %s) = %v, want %v", tc.service, tc.op, got, tc.want)
+		}
+	}
+	if StreamingInput(nil) {
+		t.Error("StreamingInput(nil) = true")
+	}
+}
