@@ -186,6 +186,18 @@ func (m *Manager) Network(name string) (Network, error) {
 	return n, nil
 }
 
+// Networks lists the defined networks, sorted by name.
+func (m *Manager) Networks() []Network {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Network, 0, len(m.networks))
+	for _, n := range m.networks {
+		out = append(out, n)
+	}
+	slices.SortFunc(out, func(a, b Network) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
 // DeleteNetwork removes a network with no attachments: its bridge, its
 // leases directory and its metadata rule.
 func (m *Manager) DeleteNetwork(ctx context.Context, name string) error {

@@ -95,6 +95,16 @@ func (s *MetadataServer) Listen(ctx context.Context, networkName string) error {
 	return nil
 }
 
+// ListenAll listens on every network the manager has defined now.
+func (s *MetadataServer) ListenAll(ctx context.Context) error {
+	for _, n := range s.m.Networks() {
+		if err := s.Listen(ctx, n.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Close stops every listener, waits for in-flight requests until ctx ends,
 // and waits for the serving goroutines.
 func (s *MetadataServer) Close(ctx context.Context) error {

@@ -40,8 +40,8 @@ func TestMetadataIdentifiesSandbox(t *testing.T) {
 		}
 	})
 	// Before any attachment: the gateway address is not on the host yet.
-	if err := srv.Listen(ctx, n.Name); err != nil {
-		t.Fatalf("Listen: %v", err)
+	if err := srv.ListenAll(ctx); err != nil {
+		t.Fatalf("ListenAll: %v", err)
 	}
 
 	ids := []string{"sb-m1-" + randomHex(t, 3), "sb-m2-" + randomHex(t, 3)}
