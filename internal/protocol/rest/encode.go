@@ -84,6 +84,11 @@ func (c *codec) buildResponse(op *awsmodel.Operation, out map[string]any) (*resp
 	} else if s != 0 {
 		resp.status = s
 	}
+	if c.xml && resp.status == http.StatusOK && resp.header.Get("Content-Range") != "" && !hasStatusMember(outShape) {
+		// S3 answers a satisfied Range with 206 and its Content-Range;
+		// GetObject's model has no member for the status to ride in.
+		resp.status = http.StatusPartialContent
+	}
 	headOnly := strings.EqualFold(op.HTTP.Method, http.MethodHead) || resp.status == http.StatusNoContent || resp.status == http.StatusNotModified
 	if outShape.Payload != "" {
 		return resp, c.setPayload(resp, outShape, out, headOnly)
@@ -112,6 +117,15 @@ func contentType(xml bool) string {
 		return "application/xml"
 	}
 	return "application/json"
+}
+
+func hasStatusMember(sh *awsmodel.Shape) bool {
+	for _, ref := range sh.Members {
+		if ref.Location == "statusCode" {
+			return true
+		}
+	}
+	return false
 }
 
 // hasBodyValues reports whether any body member of sh has a value in doc:

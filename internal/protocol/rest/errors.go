@@ -109,7 +109,9 @@ func (c *codec) errorShape(code string) *awsmodel.Shape {
 
 func (c *codec) writeXMLError(w http.ResponseWriter, op *awsmodel.Operation, status int, code string, e awserr.Error, requestID string) {
 	h := w.Header()
-	if op != nil && strings.EqualFold(op.HTTP.Method, http.MethodHead) {
+	// HEAD answers carry no body, and neither do 304 Not Modified answers
+	// to conditional GETs; clients read the status alone.
+	if (op != nil && strings.EqualFold(op.HTTP.Method, http.MethodHead)) || status == http.StatusNotModified {
 		w.WriteHeader(status)
 		return
 	}
