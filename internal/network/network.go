@@ -1,9 +1,12 @@
 // Package network gives each sandbox its own network namespace on a named
 // bridge network: the netns is a bind-mounted nsfs file under a nimbus-owned
 // directory, joined to the bridge through the CNI bridge, host-local and
-// loopback plugins (libcni), with egress NAT. One nftables table owned by
-// nimbus holds the per-sandbox firewall (EC2 security groups) and the DNAT that
-// sends 169.254.169.254:80 to the MetadataServer on the bridge gateway.
+// loopback plugins (libcni). nimbus's own nftables tables, inet and bridge
+// <TableName> ("nimbus"), hold the rest and are rebuilt atomically on every
+// change: egress NAT, the per-sandbox firewall (EC2 security groups), the
+// DNAT that sends 169.254.169.254:80 to the MetadataServer on each bridge
+// gateway, and anti-spoofing (a sandbox sends only from its own address, so
+// the MetadataServer can trust source addresses).
 //
 // Every attachment is recorded in the state directory before any host change
 // is made, so a restarted nimbus knows every namespace, veth, lease and rule it
