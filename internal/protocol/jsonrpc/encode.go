@@ -56,10 +56,10 @@ func (c *codec) Encode(w http.ResponseWriter, op *awsmodel.Operation, out map[st
 // EncodeError writes {"__type": code, "message": ...} plus e.Fields, and
 // names the code in X-Amzn-ErrorType as AWS does.
 func (c *codec) EncodeError(w http.ResponseWriter, _ *awsmodel.Operation, e awserr.Error, requestID string) {
-	status := e.Status
-	if status == 0 {
-		status = awserr.StatusFor(e.Kind)
+	if e.Code == "" || e.Status == 0 {
+		e = awserr.Resolve(awserr.FamilyJSON, &e) // a caller that skipped Resolve still gets a complete envelope
 	}
+	status := e.Status
 	body := append(make([]byte, 0, 128), `{"__type":`...)
 	body = appendString(body, e.Code)
 	body = append(body, `,"message":`...)

@@ -15,14 +15,23 @@ import (
 // a second would otherwise allocate one per response.
 var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
+// maxPooled keeps one huge response from pinning its buffer in the pool.
+const maxPooled = 1 << 20
+
+func release(bp *[]byte, body []byte) {
+	if cap(body) <= maxPooled {
+		*bp = body[:0]
+		buffers.Put(bp)
+	}
+}
+
 const contentType = "text/xml;charset=UTF-8"
 
 // Encode writes a successful response in the protocol's envelope.
 func (c *codec) Encode(w http.ResponseWriter, op *awsmodel.Operation, out map[string]any, requestID string) error {
 	bp := buffers.Get().(*[]byte)
-	defer func() { *bp = (*bp)[:0]; buffers.Put(bp) }()
 	body, err := c.appendResponse((*bp)[:0], op, out, requestID)
-	*bp = body
+	defer release(bp, body)
 	if err != nil {
 		return fmt.Errorf("encode %s response: %w", op.Name, err)
 	}
@@ -85,14 +94,13 @@ func (c *codec) appendResponse(dst []byte, op *awsmodel.Operation, out map[strin
 // EncodeError writes e in <ErrorResponse> (awsQuery) or <Response><Errors>
 // (ec2Query).
 func (c *codec) EncodeError(w http.ResponseWriter, op *awsmodel.Operation, e awserr.Error, requestID string) {
-	status := e.Status
-	if status == 0 {
-		status = awserr.StatusFor(e.Kind)
+	if e.Code == "" || e.Status == 0 {
+		e = awserr.Resolve(c.family, &e) // a caller that skipped Resolve still gets a complete envelope
 	}
+	status := e.Status
 	bp := buffers.Get().(*[]byte)
-	defer func() { buffers.Put(bp) }()
 	body := c.appendError((*bp)[:0], e, status, requestID)
-	*bp = body[:0]
+	defer release(bp, body)
 	h := w.Header()
 	h.Set("Content-Type", contentType)
 	h.Set("Content-Length", strconv.Itoa(len(body)))
