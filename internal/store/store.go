@@ -234,7 +234,7 @@ type Event struct {
 	Key      Key
 	Version  int64 // the object's version after a put; its last version for a delete
 	Revision int64 // the commit's store revision
-	Data     []byte
+	Data     []byte // shared by every watcher: read it, never modify it
 }
 
 // Stats describes a store for operators.

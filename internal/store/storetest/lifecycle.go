@@ -26,7 +26,7 @@ func testConcurrentUpdates(t *testing.T, newStore NewStore) {
 				select {
 				case <-stop:
 					return
-				default:
+				case <-time.After(time.Millisecond): // leave the CPU to the writers
 				}
 				err := s.View(t.Context(), func(tx store.Tx) error {
 					var c, m thing
