@@ -175,7 +175,11 @@ func fromDockerArchive(path, want string) (v1.Image, []string, error) {
 		}
 		chosen = 0
 	}
-	img, err := tarball.Image(opener, tag)
+	archived, err := tarball.Image(opener, tag)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read image: %w", err)
+	}
+	img, err := withUncompressedLayers(archived)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read image: %w", err)
 	}

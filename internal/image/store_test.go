@@ -53,6 +53,12 @@ func TestImportDockerArchive(t *testing.T) {
 	if img.Config.WorkingDir != "/srv" || strings.Join(img.Config.Env, " ") != "PATH=/bin MODE=test" {
 		t.Errorf("config = %+v", img.Config)
 	}
+	// Layers are stored as the archive has them, uncompressed: the blob
+	// digest is the config's diff ID.
+	cf, _ := src.ConfigFile()
+	if _, err := os.Stat(filepath.Join(s.blobDir(), cf.RootFS.DiffIDs[0].Hex)); err != nil {
+		t.Errorf("layer not stored uncompressed under its diff ID: %v", err)
+	}
 	// Importing again under another name reuses every blob and the root.
 	again, err := s.Import(ctx, path, "app:copy", nil)
 	if err != nil {

@@ -11,10 +11,10 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
-// benchImage stores a 50 MiB single-layer image shaped like a small
+// bench50MiB is a 50 MiB single-layer image shaped like a small
 // distribution: a few large files, many small ones, half of the bytes
 // compressible text and half random.
-func benchImage(b *testing.B) (*Store, v1.Hash, int64) {
+func bench50MiB(b *testing.B) (v1.Image, int64) {
 	b.Helper()
 	rng := rand.New(rand.NewSource(1))
 	var entries []entry
@@ -43,8 +43,15 @@ func benchImage(b *testing.B) (*Store, v1.Hash, int64) {
 	for i := 0; i < 200; i++ {
 		entries = append(entries, symlinkEntry(fmt.Sprintf("usr/lib/d%02d/link%03d", i%40, i), "../big0.so"))
 	}
+	return ociImage(b, gzipLayer(b, layerTar(b, entries...))), total
+}
+
+// benchImage stores bench50MiB.
+func benchImage(b *testing.B) (*Store, v1.Hash, int64) {
+	b.Helper()
+	src, total := bench50MiB(b)
 	s := openTestStore(b)
-	img, err := s.Import(context.Background(), writeLayout(b, ociImage(b, gzipLayer(b, layerTar(b, entries...))), "bench:50m"), "", nil)
+	img, err := s.Import(context.Background(), writeLayout(b, src, "bench:50m"), "", nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -71,6 +78,27 @@ func BenchmarkUnpack50MiB(b *testing.B) {
 		}
 		b.StopTimer()
 		os.RemoveAll(dst)
+		b.StartTimer()
+	}
+}
+
+// BenchmarkImportDockerArchive50MiB is `nimbus image import` of a docker-save
+// archive: copy the layer into the store, unpack it, index it.
+func BenchmarkImportDockerArchive50MiB(b *testing.B) {
+	src, total := bench50MiB(b)
+	archive := writeDockerArchive(b, src, "bench/app:50m")
+	ctx := context.Background()
+	b.SetBytes(total)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		s := openTestStore(b)
+		b.StartTimer()
+		if _, err := s.Import(ctx, archive, "", nil); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		os.RemoveAll(s.Dir())
 		b.StartTimer()
 	}
 }
