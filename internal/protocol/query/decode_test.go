@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -137,4 +138,13 @@ func TestResolve(t *testing.T) {
 			t.Errorf("%s %q: got %s %q %d", tc.service, tc.form, got.Code, got.Message, got.Status)
 		}
 	}
+}
+
+func mustTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	ts, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts.UTC()
 }
