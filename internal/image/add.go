@@ -19,21 +19,40 @@ import (
 // then the names in the index, so an image is never listed before it can run.
 func (s *Store) add(ctx context.Context, img v1.Image, names []string, p Progress) (*Image, error) {
 	p = orNoProgress(p)
-	for i, n := range names {
+	normalized := make([]string, 0, len(names))
+	for _, n := range names {
 		norm, err := NormalizeName(n)
 		if err != nil {
 			return nil, err
 		}
-		names[i] = norm
+		normalized = append(normalized, norm)
 	}
+	out, orphaned, err := s.addLocked(ctx, img, normalized, p)
+	if err != nil {
+		return nil, err
+	}
+	if orphaned {
+		// A name moved to a new image and left the old one nameless.
+		if _, err := s.GC(ctx); err != nil {
+			s.log.Warn("image garbage collection failed", "err", err)
+		}
+	}
+	p.Logf("stored %s as %s", out.Digest, joinNames(out.Names))
+	return out, nil
+}
+
+// addLocked does add's work under the shared gc lock, so no collection can
+// remove the blobs between storing them and describing the result. It
+// reports whether a name left an image that now has none.
+func (s *Store) addLocked(ctx context.Context, img v1.Image, names []string, p Progress) (*Image, bool, error) {
 	gc, err := lockFile(s.gcLockPath(), false)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
+	defer gc.unlock()
 	desc, rootSize, err := s.store(ctx, img, p)
 	if err != nil {
-		gc.unlock()
-		return nil, err
+		return nil, false, err
 	}
 	var orphaned bool
 	var all []string
@@ -46,23 +65,15 @@ func (s *Store) add(ctx context.Context, img v1.Image, names []string, p Progres
 		all = namesOf(idx, desc.Digest)
 		return nil
 	})
-	gc.unlock()
 	if err != nil {
-		return nil, err
-	}
-	if orphaned {
-		// A name moved to a new image and left the old one nameless.
-		if _, err := s.GC(ctx); err != nil {
-			s.log.Warn("image garbage collection failed", "err", err)
-		}
+		return nil, false, err
 	}
 	desc.Annotations = map[string]string{annotationRootSize: strconv.FormatInt(rootSize, 10)}
 	out, err := s.describe(desc, all)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	p.Logf("stored %s as %s", out.Digest, joinNames(out.Names))
-	return out, nil
+	return out, orphaned, nil
 }
 
 // store writes img's blobs and unpacks its root; the caller holds the gc lock.

@@ -15,6 +15,12 @@ import (
 // or abbreviated manifest digest. Its root is unpacked again if it went
 // missing.
 func (s *Store) Get(ctx context.Context, ref string) (*Image, error) {
+	// Shared gc lock: no collection between reading the index and the blobs.
+	gc, err := lockFile(s.gcLockPath(), false)
+	if err != nil {
+		return nil, err
+	}
+	defer gc.unlock()
 	idx, err := s.snapshotIndex()
 	if err != nil {
 		return nil, err
@@ -24,13 +30,7 @@ func (s *Store) Get(ctx context.Context, ref string) (*Image, error) {
 		return nil, err
 	}
 	if _, err := os.Stat(s.rootPath(desc.Digest)); errors.Is(err, fs.ErrNotExist) {
-		gc, err := lockFile(s.gcLockPath(), false)
-		if err != nil {
-			return nil, err
-		}
-		_, err = s.ensureRoot(ctx, desc.Digest, NoProgress{})
-		gc.unlock()
-		if err != nil {
+		if _, err := s.ensureRoot(ctx, desc.Digest, NoProgress{}); err != nil {
 			return nil, fmt.Errorf("restore root of %s: %w", ref, err)
 		}
 	}
@@ -76,6 +76,10 @@ func (s *Store) Tag(ctx context.Context, src, name string) (*Image, error) {
 	var desc v1.Descriptor
 	var orphaned bool
 	var names []string
+	gc, err := lockFile(s.gcLockPath(), false)
+	if err != nil {
+		return nil, err
+	}
 	err = s.updateIndex(func(idx *v1.IndexManifest) error {
 		d, err := resolve(idx, src)
 		if err != nil {
@@ -88,6 +92,11 @@ func (s *Store) Tag(ctx context.Context, src, name string) (*Image, error) {
 		names = namesOf(idx, d.Digest)
 		return nil
 	})
+	var img *Image
+	if err == nil {
+		img, err = s.describe(desc, names)
+	}
+	gc.unlock()
 	if err != nil {
 		return nil, fmt.Errorf("tag %s as %s: %w", src, name, err)
 	}
@@ -96,7 +105,7 @@ func (s *Store) Tag(ctx context.Context, src, name string) (*Image, error) {
 			s.log.Warn("image garbage collection failed", "err", err)
 		}
 	}
-	return s.describe(desc, names)
+	return img, nil
 }
 
 // Remove deletes a name, or every name of an image when ref is a digest,
