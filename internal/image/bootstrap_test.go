@@ -65,3 +65,103 @@ func TestBootstrapWithoutDebootstrapNamesPackage(t *testing.T) {
 		t.Fatalf("err = %v, want one naming the debootstrap package", err)
 	}
 }
+
+// fakeDebootstrap stands in for debootstrap: it records its arguments and
+// makes a small root with the litter the real one leaves.
+const fakeDebootstrap = `#!/bin/sh
+echo "$@" > "$ARGS_FILE"
+target=$4
+echo "I: Retrieving InRelease"
+echo "I: Retrieving base-files 12"
+echo "I: Validating base-files 12"
+echo "I: Retrieving bash 5"
+mkdir -p "$target/etc/ssh" "$target/var/cache/apt/archives" "$target/usr/bin" "$target/var/lib/apt/lists/partial"
+echo 'VERSION_ID="12"' > "$target/etc/os-release"
+echo key > "$target/etc/ssh/ssh_host_ed25519_key"
+echo sshd > "$target/etc/ssh/sshd_config"
+echo deb > "$target/var/cache/apt/archives/bash_5_amd64.deb"
+echo list > "$target/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease"
+echo '#!/bin/sh' > "$target/usr/bin/sh"
+chmod 755 "$target/usr/bin/sh"
+ln -s usr/bin "$target/bin"
+echo machine > "$target/etc/machine-id"
+echo "I: Base system installed successfully."
+`
+
+func TestBootstrapPipelineWithFakeDebootstrap(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("Bootstrap requires root")
+	}
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "debootstrap"), []byte(fakeDebootstrap), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	argsFile := filepath.Join(t.TempDir(), "args")
+	t.Setenv("ARGS_FILE", argsFile)
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+
+	s, err := Open(t.TempDir(), WithDebianMirror("http://mirror.example/debian"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	img, err := s.Bootstrap(context.Background(), "debian-12", NewProgress(&log))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	args, _ := os.ReadFile(argsFile)
+	want := "--variant=minbase --include=openssh-server,sudo,python3,ca-certificates,iproute2,procps bookworm "
+	if !strings.HasPrefix(string(args), want) || !strings.HasSuffix(strings.TrimSpace(string(args)), " http://mirror.example/debian") {
+		t.Errorf("debootstrap args = %q", args)
+	}
+	if strings.Count(log.String(), "I: Retrieving") != 1 || !strings.Contains(log.String(), "I: Validating") {
+		t.Errorf("phases not reported once each:\n%s", log.String())
+	}
+	root := img.RootDir
+	if data, err := os.ReadFile(filepath.Join(root, "etc/os-release")); err != nil || !strings.Contains(string(data), "12") {
+		t.Errorf("os-release: %q %v", data, err)
+	}
+	if data, err := os.ReadFile(filepath.Join(root, "bin/sh")); err != nil || !strings.HasPrefix(string(data), "#!") {
+		t.Errorf("bin/sh through the bin -> usr/bin link: %v", err)
+	}
+	for _, gone := range []string{"etc/ssh/ssh_host_ed25519_key", "var/cache/apt/archives/bash_5_amd64.deb", "var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease"} {
+		if _, err := os.Stat(filepath.Join(root, gone)); err == nil {
+			t.Errorf("%s was not tidied away", gone)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(root, "var/lib/apt/lists/partial")); err != nil {
+		t.Errorf("apt's partial dir should stay: %v", err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(root, "etc/machine-id")); len(data) != 0 {
+		t.Errorf("machine-id = %q, want empty so each instance gets its own", data)
+	}
+	if img.Names[0] != "debian-12:latest" || img.Layers != 1 || img.Config.Labels["dev.nimbus.image.mirror"] != "http://mirror.example/debian" {
+		t.Errorf("image = %+v", img)
+	}
+	if got := dirEntries(t, s.tmpDir()); len(got) != 0 {
+		t.Errorf("bootstrap left work behind: %v", got)
+	}
+}
+
+func TestBootstrapReportsDebootstrapFailure(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("Bootstrap requires root")
+	}
+	bin := t.TempDir()
+	script := "#!/bin/sh\necho 'I: Retrieving InRelease'\necho 'E: Failed getting release file http://mirror.example/debian/dists/bookworm/InRelease'\nexit 1\n"
+	if err := os.WriteFile(filepath.Join(bin, "debootstrap"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	s, err := Open(t.TempDir(), WithDebianMirror("http://mirror.example/debian"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Bootstrap(context.Background(), "debian-12", nil)
+	if err == nil || !strings.Contains(err.Error(), "Failed getting release file") {
+		t.Fatalf("err = %v, want debootstrap's own message", err)
+	}
+	if got := dirEntries(t, s.tmpDir()); len(got) != 0 {
+		t.Errorf("failed bootstrap left work behind: %v", got)
+	}
+}
