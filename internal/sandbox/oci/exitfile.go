@@ -48,7 +48,9 @@ type startedRecord struct {
 }
 
 // writeJSONAtomic writes v to path through a temporary file and a rename, so a
-// reader sees either nothing or the whole file.
+// reader sees either nothing or the whole file. There is no fsync: these
+// files must survive nimbus or the shim dying, which the page cache does;
+// after a host crash the sandboxes they describe are gone anyway.
 func writeJSONAtomic(path string, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -62,10 +64,6 @@ func writeJSONAtomic(path string, v any) error {
 	if _, err := f.Write(b); err != nil {
 		f.Close()
 		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("sync %s: %w", filepath.Base(path), err)
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", filepath.Base(path), err)

@@ -11,6 +11,7 @@ package process
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -116,7 +117,14 @@ func (d *Driver) decodeHandle(h *sandbox.Handle) (string, error) {
 	if h.Version != stateVersion {
 		return "", fmt.Errorf("process driver: handle %s has state version %d, this nimbus knows %d", h.ID, h.Version, stateVersion)
 	}
+	var st driverState
+	if err := json.Unmarshal(h.DriverState, &st); err != nil {
+		return "", fmt.Errorf("process driver: decode handle %s: %w", h.ID, err)
+	}
 	dir := d.sandboxDir(h.ID)
+	if st.Dir != dir {
+		return "", fmt.Errorf("%w: handle %s belongs to another state root (%s)", sandbox.ErrNotFound, h.ID, st.Dir)
+	}
 	return dir, nil
 }
 
@@ -178,8 +186,11 @@ func (d *Driver) Create(ctx context.Context, spec sandbox.Spec) (h *sandbox.Hand
 	if err := oci.WriteFileAtomic(filepath.Join(dir, specFile), st); err != nil {
 		return nil, fmt.Errorf("create sandbox %s: %w", spec.ID, err)
 	}
-	h = &sandbox.Handle{ID: spec.ID, Driver: DriverName, Version: stateVersion}
-	h.DriverState = []byte(fmt.Sprintf(`{"dir":%q}`, dir))
+	state, err := json.Marshal(driverState{Dir: dir})
+	if err != nil {
+		return nil, fmt.Errorf("create sandbox %s: %w", spec.ID, err)
+	}
+	h = &sandbox.Handle{ID: spec.ID, Driver: DriverName, Version: stateVersion, DriverState: state}
 	if err := oci.WriteFileAtomic(filepath.Join(dir, handleFile), h); err != nil {
 		return nil, fmt.Errorf("create sandbox %s: %w", spec.ID, err)
 	}
