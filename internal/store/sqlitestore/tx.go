@@ -18,6 +18,7 @@ type tx struct {
 	s        *Store
 	sql      *sql.Tx
 	stmts    *stmtCache
+	bound    map[string]*sql.Stmt // see stmt
 	writable bool
 
 	// revision is the revision this Update will commit, drawn on its first
@@ -31,12 +32,24 @@ type tx struct {
 
 var _ store.Tx = (*tx)(nil)
 
+// stmt returns query's prepared statement bound to this transaction. Each
+// binding is kept for the transaction's life: database/sql tracks every one
+// until commit, so binding per call would grow that list with every write
+// of a large transaction.
 func (t *tx) stmt(query string) (*sql.Stmt, error) {
+	if st, ok := t.bound[query]; ok {
+		return st, nil
+	}
 	st, err := t.stmts.get(t.ctx, query)
 	if err != nil {
 		return nil, fmt.Errorf("prepare: %w", err)
 	}
-	return t.sql.StmtContext(t.ctx, st), nil
+	if t.bound == nil {
+		t.bound = make(map[string]*sql.Stmt)
+	}
+	bound := t.sql.StmtContext(t.ctx, st)
+	t.bound[query] = bound
+	return bound, nil
 }
 
 func (t *tx) exec(query string, args ...any) (sql.Result, error) {
@@ -50,11 +63,11 @@ func (t *tx) exec(query string, args ...any) (sql.Result, error) {
 // queryRow is for statements with one result row; a prepare failure
 // surfaces from Scan.
 func (t *tx) queryRow(query string, args ...any) *sql.Row {
-	st, err := t.stmts.get(t.ctx, query)
+	st, err := t.stmt(query)
 	if err != nil {
 		return t.sql.QueryRowContext(t.ctx, query, args...)
 	}
-	return t.sql.StmtContext(t.ctx, st).QueryRowContext(t.ctx, args...)
+	return st.QueryRowContext(t.ctx, args...)
 }
 
 const getSQL = `SELECT version, revision, created, updated, data FROM objects

@@ -172,6 +172,14 @@ func testVersions(t *testing.T, newStore NewStore) {
 		if th.N != 2 || got.Version != 2 || m2.Version != 2 {
 			t.Fatalf("read-your-writes: %+v %+v %+v", th, got, m2)
 		}
+		var listed []int64
+		err = tx.List(store.Query{Kind: kindA, Account: acct1, Region: east}, func(o store.Object) error {
+			listed = append(listed, o.Meta.Version)
+			return nil
+		})
+		if err != nil || len(listed) != 1 || listed[0] != 2 {
+			t.Fatalf("List inside the Update = versions %v, %v; want [2]", listed, err)
+		}
 		return nil
 	})
 }
