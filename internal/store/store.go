@@ -232,8 +232,8 @@ func (t EventType) String() string {
 type Event struct {
 	Type     EventType
 	Key      Key
-	Version  int64 // the object's version after a put; its last version for a delete
-	Revision int64 // the commit's store revision
+	Version  int64  // the object's version after a put; its last version for a delete
+	Revision int64  // the commit's store revision
 	Data     []byte // shared by every watcher: read it, never modify it
 }
 
