@@ -65,6 +65,7 @@ type Ref struct {
 	ResultWrapper    string        `json:"resultWrapper"`
 	HostLabel        bool          `json:"hostLabel"`
 	EventPayload     bool          `json:"eventpayload"`
+	Streaming        bool          `json:"streaming"` // S3 marks streaming payloads on the member
 
 	Shape *Shape `json:"-"`
 }
@@ -130,6 +131,16 @@ type Operation struct {
 	Input  *Ref   `json:"input"`
 	Output *Ref   `json:"output"`
 	Errors []*Ref `json:"errors"`
+}
+
+// StreamingInput reports whether the operation's input payload is a
+// streaming blob (S3 PutObject, UploadPart), which the edge must not buffer.
+func (o *Operation) StreamingInput() bool {
+	if o.Input == nil || o.Input.Shape == nil || o.Input.Shape.Payload == "" {
+		return false
+	}
+	m := o.Input.Shape.Members[o.Input.Shape.Payload]
+	return m != nil && m.Shape != nil && m.Shape.Type == "blob" && (m.Streaming || m.Shape.Streaming)
 }
 
 // Service is one resolved model.

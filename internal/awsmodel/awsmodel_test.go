@@ -33,3 +33,15 @@ func TestLoadEveryModel(t *testing.T) {
 		t.Errorf("signing names wrong")
 	}
 }
+
+func TestStreamingInput(t *testing.T) {
+	s3 := MustLoad("s3")
+	for op, want := range map[string]bool{"PutObject": true, "UploadPart": true, "GetObject": false, "PutBucketTagging": false} {
+		if got := s3.Operations[op].StreamingInput(); got != want {
+			t.Errorf("%s StreamingInput = %v, want %v", op, got, want)
+		}
+	}
+	if MustLoad("lambda").Operations["Invoke"].StreamingInput() {
+		t.Error("Lambda Invoke is not streaming")
+	}
+}

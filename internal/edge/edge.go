@@ -203,7 +203,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, call *identity.Ca
 			return e, nil, err
 		}
 	}
-	streaming := op != nil && hasStreamingInput(op)
+	streaming := op != nil && op.StreamingInput()
 	if !streaming {
 		if body, err = readBody(r); err != nil {
 			return e, op, err
@@ -347,14 +347,6 @@ func (s *Server) routeUnsigned(r *http.Request) *entry {
 		return e
 	}
 	return nil
-}
-
-func hasStreamingInput(op *awsmodel.Operation) bool {
-	if op.Input == nil || op.Input.Shape == nil || op.Input.Shape.Payload == "" {
-		return false
-	}
-	m := op.Input.Shape.Members[op.Input.Shape.Payload]
-	return m != nil && m.Shape != nil && m.Shape.Type == "blob" && m.Shape.Streaming
 }
 
 func readBody(r *http.Request) ([]byte, error) {
