@@ -13,6 +13,18 @@
 // An exclusive flock on "<path>-lock" keeps a second nimbus from opening the
 // same database: Watch only sees this process's commits, so two writers
 // would silently starve each other's watchers.
+//
+// Use:
+//
+//	s, err := sqlitestore.Open(ctx, filepath.Join(dataDir, "nimbus.db"))
+//	...
+//	defer s.Close()
+//	err = s.Update(ctx, func(tx store.Tx) error {
+//		_, err := tx.Create(key, instance)
+//		return err
+//	})
+//
+// Tests of the layers above take a throwaway store from OpenTemp(t).
 package sqlitestore
 
 import (
