@@ -45,6 +45,8 @@ type Spec struct {
 	ReadOnly bool               // read-only root filesystem
 	Log      LogSink
 	// Init, when set, runs as PID 1 and reaps zombies (long-lived EC2 sandboxes).
+	// Not yet honoured by the oci driver: the command itself is PID 1 (use an
+	// image whose command is an init, e.g. /sbin/init or tini).
 	Init bool
 }
 
@@ -53,7 +55,9 @@ type Spec struct {
 type RootFS struct {
 	ImageDir string // unpacked image root (read-only lower layer)
 	// UpperDir, when set, is a persistent upper layer (an EC2 root volume that
-	// survives stop/start); otherwise the driver makes a throwaway one.
+	// survives stop/start); otherwise the driver makes a throwaway one. The
+	// oci driver keeps overlayfs's "upper" and "work" directories inside it
+	// (both must be on one filesystem) and never deletes it.
 	UpperDir string
 	Direct   bool // use ImageDir as the root itself, without an overlay
 }
@@ -117,6 +121,8 @@ type Handle struct {
 
 // ExitStatus is how a sandbox ended.
 type ExitStatus struct {
+	// ExitCode is the process's exit code, or 128+Signal when a signal
+	// ended it (137 for SIGKILL), as shells and AWS Batch report it.
 	ExitCode   int
 	Signal     int  // the signal that ended it, 0 if it exited
 	OOMKilled  bool // the memory limit was hit
@@ -163,6 +169,12 @@ type Driver interface {
 	List(ctx context.Context) ([]Info, error)
 	// Adopt takes back a sandbox from a stored handle after a restart.
 	Adopt(ctx context.Context, h *Handle) error
+}
+
+// Describer is an optional ability: a sentence for doctor and the logs on
+// what the driver isolates and what it does not.
+type Describer interface {
+	Description() string
 }
 
 // Execer is an optional ability: run a command inside a running sandbox.

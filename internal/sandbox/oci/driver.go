@@ -134,6 +134,11 @@ func (d *Driver) lookRuntime(name, path string) (runtime, error) {
 // Name says which runtime runs the sandboxes.
 func (d *Driver) Name() string { return DriverName + "/" + d.rt.name }
 
+// Description says what isolation the driver gives.
+func (d *Driver) Description() string {
+	return fmt.Sprintf("OCI containers via %s (%s cgroups): pid, mount, ipc, uts and network namespaces, cgroup limits, overlay roots, default capabilities, no new privileges", d.rt.name, d.mode)
+}
+
 // Runtime is the runtime binary in use and why it was chosen.
 func (d *Driver) Runtime() (name, path, reason string) { return d.rt.name, d.rt.path, d.why }
 
@@ -142,4 +147,7 @@ func (d *Driver) CgroupMode() CgroupMode { return d.mode }
 
 func (d *Driver) sandboxDir(id string) string { return filepath.Join(d.root, "sandboxes", id) }
 
-var _ sandbox.Driver = (*Driver)(nil)
+var (
+	_ sandbox.Driver    = (*Driver)(nil)
+	_ sandbox.Describer = (*Driver)(nil)
+)

@@ -30,6 +30,9 @@ func (d *Driver) Create(ctx context.Context, spec sandbox.Spec) (h *sandbox.Hand
 	if err := validateSpec(spec, d.gpus); err != nil {
 		return nil, err
 	}
+	if spec.Init {
+		d.log.Warn("oci driver: Spec.Init is not implemented yet; the command runs as PID 1", "id", spec.ID)
+	}
 	dir := d.sandboxDir(spec.ID)
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		if errors.Is(err, os.ErrExist) {

@@ -395,4 +395,7 @@ func (d *Driver) Adopt(ctx context.Context, h *sandbox.Handle) error {
 	return nil
 }
 
-var _ sandbox.Driver = (*Driver)(nil)
+var (
+	_ sandbox.Driver    = (*Driver)(nil)
+	_ sandbox.Describer = (*Driver)(nil)
+)
