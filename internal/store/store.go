@@ -11,11 +11,14 @@
 // AllRegions), so a forgotten field cannot leak one tenant's objects to
 // another.
 //
-// Every object carries two counters. Version is per object: 1 when created,
-// +1 on every write; Put and Delete take it back for optimistic concurrency
-// (ifVersion). Revision is store-wide: each Update that writes anything
-// commits exactly one new revision, shared by all objects it wrote, and Watch
-// events carry it, so a watcher can line events up with a snapshot.
+// Values are stored as JSON (encoding/json); pass a json.RawMessage to
+// store bytes already encoded. Every object carries two counters. Version
+// is per object: 1 when created, +1 on every write; Put and Delete take it
+// back for optimistic concurrency (ifVersion). Revision is store-wide: each
+// Update that writes anything commits exactly one new revision, shared by
+// all objects it wrote, and Watch events carry it, so a watcher can line
+// events up with a snapshot. (An Update that only draws sequence numbers
+// commits them without spending a revision.)
 //
 // # Transactions
 //
@@ -44,10 +47,11 @@
 // order. Writers never wait for watchers: each watcher has a bounded buffer
 // (see the implementation's option), and a watcher that falls that far
 // behind has its buffered events dropped and replaced by one Event of type
-// Resync carrying the latest revision dropped. On Resync a watcher re-reads
-// the state it cares about with View; later events whose Revision is not
-// above the snapshot's Tx.Revision are already reflected in it. The channel
-// is closed when ctx ends or the store is closed.
+// Resync carrying the latest revision dropped (a single commit with more
+// matching events than the buffer always ends in a Resync). On Resync a
+// watcher re-reads the state it cares about with View; later events whose
+// Revision is not above the snapshot's Tx.Revision are already reflected in
+// it. The channel is closed when ctx ends or the store is closed.
 //
 // # Errors
 //
@@ -175,7 +179,7 @@ type Store interface {
 	// Stats describes the store for the health endpoint.
 	Stats(ctx context.Context) (Stats, error)
 	// Close stops watchers and releases the store; in-flight transactions
-	// finish first.
+	// finish first. Closing again is a no-op.
 	Close() error
 }
 
