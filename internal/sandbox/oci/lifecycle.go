@@ -181,11 +181,22 @@ func (d *Driver) Wait(ctx context.Context, h *sandbox.Handle) (*sandbox.ExitStat
 	}
 	status, err := ReadExitStatus(st.Dir)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("wait sandbox %s: its shim ended without recording an exit status (see %s)",
-			h.ID, filepath.Join(st.Dir, shimLogFile))
+		// The shim was killed: nobody can learn the exit code any more, but
+		// the container may still run, and Wait must not return before it ends.
+		if cs, serr := d.rt.state(ctx, h.ID); serr == nil && cs.Pid > 0 && cs.Status != "stopped" {
+			if err := waitPidExit(ctx, cs.Pid); err != nil {
+				return nil, fmt.Errorf("wait sandbox %s: %w", h.ID, err)
+			}
+		}
+		return nil, fmt.Errorf("wait sandbox %s: %w: its shim died, so the exit status is lost (see %s)",
+			h.ID, ErrExitStatusLost, filepath.Join(st.Dir, shimLogFile))
 	}
 	return status, err
 }
+
+// ErrExitStatusLost is returned by Wait when a sandbox's shim was killed, so
+// nothing recorded how the sandbox ended.
+var ErrExitStatusLost = errors.New("exit status lost")
 
 // waitShim waits for the sandbox's shim to end.
 func (d *Driver) waitShim(ctx context.Context, id, dir string) error {

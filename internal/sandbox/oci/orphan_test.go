@@ -3,6 +3,7 @@ package oci
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -97,4 +98,27 @@ func TestKilledOwnerThenAdoptAndDelete(t *testing.T) {
 		t.Fatalf("Delete: %v", err)
 	}
 	checkNothingLeft(t, d, h.ID)
+}
+
+// TestShimKilled: with its shim gone, Wait still waits for the container
+// and then says the status is lost; Delete still cleans up everything.
+func TestShimKilled(t *testing.T) {
+	f := newFixture(t)
+	h := f.start(f.spec("sleep 1"))
+	pid, alive := readShimPid(f.d.sandboxDir(h.ID))
+	if !alive {
+		t.Fatal("no shim")
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	d2 := newTestDriver(t, f.dir) // a driver that did not launch the shim
+	_, err := d2.Wait(context.Background(), h)
+	if !errors.Is(err, ErrExitStatusLost) {
+		t.Errorf("Wait: %v, want ErrExitStatusLost", err)
+	}
+	if time.Since(start) < 500*time.Millisecond {
+		t.Errorf("Wait returned after %v, before the container could have ended", time.Since(start))
+	}
 }
