@@ -76,6 +76,8 @@ func fill(b *testing.B, s store.Store, count int) {
 //	List10000    streaming all 10,000 objects of a partition, raw JSON
 //	List10000Decode  the same, decoding each into a struct (DescribeInstances' floor)
 //	IndexLookup  one secondary-index lookup in its own View
+//	ListPage100000  a page of 100 after a random ID in a partition of
+//	             100,000 objects (paging through a long Batch queue)
 func Benchmarks(b *testing.B, newStore NewStore) {
 	b.Run("Get", func(b *testing.B) {
 		s := newStore(b)
@@ -160,6 +162,23 @@ func Benchmarks(b *testing.B, newStore NewStore) {
 			})
 			if err != nil || len(out) != benchObjects {
 				b.Fatalf("listed %d of %d: %v", len(out), benchObjects, err)
+			}
+		}
+	})
+	b.Run("ListPage100000", func(b *testing.B) {
+		const total, page = 100000, 100
+		s := newStore(b)
+		fill(b, s, total)
+		b.ResetTimer()
+		for b.Loop() {
+			pq := q
+			pq.After, pq.Limit = benchKey(rand.IntN(total-page)).ID, page
+			count := 0
+			err := s.View(context.Background(), func(tx store.Tx) error {
+				return tx.List(pq, func(o store.Object) error { count++; return nil })
+			})
+			if err != nil || count != page {
+				b.Fatalf("page after %s: %d objects, %v", pq.After, count, err)
 			}
 		}
 	})
