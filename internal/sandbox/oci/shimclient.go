@@ -78,10 +78,18 @@ func LaunchShim(ctx context.Context, argv []string, dir string, cfg ShimConfig) 
 	return &Shim{Pid: cmd.Process.Pid, InitPid: msg.InitPid, exited: exited}, nil
 }
 
+// shimReadyTimeout bounds the wait for a shim when ctx has no deadline, so
+// a wedged runtime cannot hang Create for ever.
+const shimReadyTimeout = time.Minute
+
 func readReady(ctx context.Context, r *os.File) (shimReady, error) {
-	if deadline, ok := ctx.Deadline(); ok {
-		r.SetReadDeadline(deadline)
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(shimReadyTimeout)
 	}
+	r.SetReadDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { r.SetReadDeadline(time.Now()) })
+	defer stop()
 	var msg shimReady
 	if err := json.NewDecoder(r).Decode(&msg); err != nil {
 		if errors.Is(err, io.EOF) {
