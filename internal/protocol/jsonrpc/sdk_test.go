@@ -81,3 +81,21 @@ func capture(got *map[string]any, out map[string]any) handlerFunc {
 func answer(out map[string]any) handlerFunc {
 	return func(*awsmodel.Operation, map[string]any) (map[string]any, error) { return out, nil }
 }
+
+// handler serves the transport over a real HTTP server, for clients that
+// cannot take an in-memory transport.
+func (t codecTransport) handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		resp, err := t.RoundTrip(r)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		defer resp.Body.Close()
+		for k, v := range resp.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.Copy(w, resp.Body)
+	})
+}
