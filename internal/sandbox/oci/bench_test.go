@@ -192,3 +192,67 @@ func rssOf(pid int) int64 {
 	}
 	return 0
 }
+
+// BenchmarkNimbusOverhead alternates, in each iteration, the bare runtime's
+// create/start/wait/delete and nimbus's Create/Start/Wait/Delete of the same
+// /bin/true, and reports both means and their difference, so that load on a
+// shared machine weighs on both alike.
+func BenchmarkNimbusOverhead(b *testing.B) {
+	for _, name := range benchRuntimes {
+		b.Run(name, func(b *testing.B) {
+			d, dir := benchDriver(b, name)
+			bundle := benchBundle(b, d.mode)
+			root := sandboxtest.BusyboxRoot(b)
+			pidFile := filepath.Join(bundle, "pid")
+			devnull, _ := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+			defer devnull.Close()
+			ctx := context.Background()
+			var bare, nimbus time.Duration
+			i := 0
+			for b.Loop() {
+				i++
+				t0 := time.Now()
+				cmd := exec.Command(d.rt.path, "--root", d.rt.root, "create", "--bundle", bundle, "--pid-file", pidFile, "bare")
+				cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
+				if err := cmd.Run(); err != nil {
+					b.Fatalf("create: %v", err)
+				}
+				pb, _ := os.ReadFile(pidFile)
+				pid, _ := strconv.Atoi(strings.TrimSpace(string(pb)))
+				if err := d.rt.start(ctx, "bare"); err != nil {
+					b.Fatal(err)
+				}
+				if err := waitPidExit(ctx, pid); err != nil {
+					b.Fatal(err)
+				}
+				if err := d.rt.deleteForce(ctx, "bare"); err != nil {
+					b.Fatal(err)
+				}
+				t1 := time.Now()
+				id := fmt.Sprintf("ovh-%d", i)
+				h, err := d.Create(ctx, sandbox.Spec{
+					ID: id, RootFS: sandbox.RootFS{ImageDir: root}, Command: []string{"/bin/true"},
+					Log: sandbox.LogSink{Path: filepath.Join(dir, "logs", id)},
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := d.Start(ctx, h); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := d.Wait(ctx, h); err != nil {
+					b.Fatal(err)
+				}
+				if err := d.Delete(ctx, h); err != nil {
+					b.Fatal(err)
+				}
+				bare += t1.Sub(t0)
+				nimbus += time.Since(t1)
+			}
+			n := float64(b.N)
+			b.ReportMetric(float64(bare.Milliseconds())/n, "bare-ms")
+			b.ReportMetric(float64(nimbus.Milliseconds())/n, "nimbus-ms")
+			b.ReportMetric(float64((nimbus - bare).Milliseconds())/n, "overhead-ms")
+		})
+	}
+}

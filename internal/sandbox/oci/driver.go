@@ -7,6 +7,22 @@
 // status; the runtime keeps its own state under <root>/<runtime>. The driver
 // keeps nothing about a sandbox in memory that it cannot read back from
 // those, which is what makes Adopt and List work after a restart.
+//
+// The shim is the nimbus binary itself: main must start with
+//
+//	if len(os.Args) > 1 && os.Args[1] == oci.ShimCommand {
+//		os.Exit(oci.ShimMain(os.Args[2:]))
+//	}
+//
+// before parsing flags or opening anything. The driver starts
+// `<nimbus> __shim <state dir>` in a session of its own with a ready pipe on
+// fd 3. The shim becomes a child subreaper and runs `runc create` with the
+// container's stdout and stderr on pipes it holds; the container's init is
+// reparented to it when runc exits, so the shim reaps it and learns its exact
+// wait status. Start is then `runc start`. We chose create+start under a
+// subreaper over `runc run` in the foreground because no runc process stays
+// resident per sandbox, the cgroup outlives the init so the shim can read
+// the OOM counter, and the create/start split matches the Driver contract.
 package oci
 
 import (
