@@ -252,7 +252,7 @@ func BenchmarkNimbusOverhead(b *testing.B) {
 			n := float64(b.N)
 			b.ReportMetric(float64(bare.Milliseconds())/n, "bare-ms")
 			b.ReportMetric(float64(nimbus.Milliseconds())/n, "nimbus-ms")
-			b.ReportMetric(float64((nimbus - bare).Milliseconds())/n, "overhead-ms")
+			b.ReportMetric(float64((nimbus-bare).Milliseconds())/n, "overhead-ms")
 		})
 	}
 }
