@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -73,6 +74,16 @@ func testWatch(t *testing.T, newStore NewStore) {
 				t.Fatalf("event %d data %s (%v), want N=%d", i, ev.Data, err, w.n)
 			}
 		}
+	}
+	// A transaction that rolls back publishes nothing.
+	err = s.Update(t.Context(), func(tx store.Tx) error {
+		if _, err := tx.Put(key("z"), thing{N: 9}, 0); err != nil {
+			return err
+		}
+		return errors.New("roll back")
+	})
+	if err == nil {
+		t.Fatal("failing Update returned nil")
 	}
 	select {
 	case ev := <-ch:
