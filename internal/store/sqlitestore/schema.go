@@ -68,9 +68,6 @@ INSERT INTO meta (key, value) VALUES ('revision', 0);
 `,
 }
 
-// SchemaVersion is the schema version this build writes.
-var SchemaVersion = len(migrations)
-
 // migrate brings db up to len(list) migrations. It is separate from Open so
 // tests can drive it with their own lists.
 func migrate(ctx context.Context, db *sql.DB, list []string) (int, error) {
