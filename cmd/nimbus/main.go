@@ -14,8 +14,12 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"github.com/nimbus-dev/nimbus/internal/config"
+	"github.com/nimbus-dev/nimbus/internal/hostcheck"
+	imagestore "github.com/nimbus-dev/nimbus/internal/image"
+	"github.com/nimbus-dev/nimbus/internal/sandbox/oci"
 	"github.com/nimbus-dev/nimbus/internal/server"
 )
 
@@ -48,6 +52,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
+	case "__shim":
+		// The sandbox shim: nimbus re-executes itself to hold a sandbox's
+		// output and exit status (see internal/sandbox/oci).
+		return oci.ShimMain(args)
 	case "serve":
 		return serve(args, stdout, stderr)
 	case "version":
@@ -133,11 +141,56 @@ func newLogger(w io.Writer, format, level string) *slog.Logger {
 }
 
 func doctor(args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "nimbus doctor: not wired yet")
-	return 1
+	fs := flag.NewFlagSet("nimbus doctor", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg config.Config
+	cfg.Bind(fs)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "Usage: nimbus doctor [serve flags]\n\nTell what this host can and cannot do (root, runc, crun, cgroups, CNI plugins,\nnftables, overlayfs, loop devices, KVM, GPUs), which sandbox driver nimbus will use,\nand how the server flags given would configure it.\n")
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	report := hostcheck.Probe(ctx)
+	if err := report.Write(stdout); err != nil {
+		fmt.Fprintln(stderr, "nimbus doctor:", err)
+		return 1
+	}
+	fmt.Fprintln(stdout)
+	if err := cfg.Finish(); err != nil {
+		fmt.Fprintln(stdout, "server configuration: refused:", err)
+		return 1
+	}
+	mode := "strict: SigV4 verified on every request, IAM enforced for non-root principals"
+	if cfg.Auth == config.AuthAny {
+		mode = "any: every access key is the root of account " + cfg.AccountID + " (loopback only); IAM not enforced"
+	}
+	fmt.Fprintf(stdout, "auth mode:   %s\nlisten:      %s\naccount id:  %s\ndata:        %s\n", mode, cfg.Listen, cfg.AccountID, cfg.DataDir)
+	return 0
 }
 
 func image(args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "nimbus image: not wired yet")
-	return 1
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	dataDir := os.Getenv("NIMBUS_DATA")
+	if dataDir == "" {
+		dataDir = config.DefaultDataDir()
+	}
+	// --data may come first: nimbus image --data DIR list
+	if len(args) >= 2 && (args[0] == "--data" || args[0] == "-data") {
+		dataDir, args = args[1], args[2:]
+	}
+	if err := imagestore.Command(ctx, dataDir, args, stdout, stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(stderr, "nimbus image:", err)
+		return 1
+	}
+	return 0
 }
