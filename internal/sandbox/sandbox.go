@@ -45,8 +45,8 @@ type Spec struct {
 	ReadOnly bool               // read-only root filesystem
 	Log      LogSink
 	// Init, when set, runs as PID 1 and reaps zombies (long-lived EC2 sandboxes).
-	// Not yet honoured by the oci driver: the command itself is PID 1 (use an
-	// image whose command is an init, e.g. /sbin/init or tini).
+	// The oci driver uses the host's tini-static (Debian package tini); a
+	// command ended by a signal then reports ExitCode 128+signal, Signal 0.
 	Init bool
 }
 

@@ -66,7 +66,16 @@ type Driver struct {
 	shims   map[string]*Shim // shims we launched, by sandbox id
 	runtime string
 	rtPath  string
+	init    string // static init binary for Spec.Init, "" if none
 }
+
+// initCandidates are static init binaries looked for on the host (Debian's
+// tini package ships tini-static). It is bind-mounted into sandboxes that
+// ask for Spec.Init, so it must not need the image's libraries.
+var initCandidates = []string{"/usr/bin/tini-static", "/usr/sbin/tini-static", "/sbin/tini-static"}
+
+// initMountPoint is where the init binary appears inside a sandbox.
+const initMountPoint = "/.nimbus-init"
 
 // Option configures New.
 type Option func(*Driver)
@@ -84,6 +93,10 @@ func WithRuntimePath(path string) Option { return func(d *Driver) { d.rtPath = p
 // appended. The default is this executable with ShimCommand.
 func WithShim(argv ...string) Option { return func(d *Driver) { d.shim = argv } }
 
+// WithInit sets the static init binary run as PID 1 for Spec.Init; the
+// default is the host's tini-static, if installed.
+func WithInit(path string) Option { return func(d *Driver) { d.init = path } }
+
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(d *Driver) { d.log = l } }
 
@@ -100,6 +113,14 @@ func New(ctx context.Context, opts ...Option) (*Driver, error) {
 			return nil, fmt.Errorf("oci driver: find own executable for the shim: %w", err)
 		}
 		d.shim = []string{exe, ShimCommand}
+	}
+	if d.init == "" {
+		for _, p := range initCandidates {
+			if fileExists(p) {
+				d.init = p
+				break
+			}
+		}
 	}
 	d.mode = DetectCgroupMode()
 	d.gpus = CountGPUs()

@@ -31,7 +31,13 @@ func (d *Driver) Create(ctx context.Context, spec sandbox.Spec) (h *sandbox.Hand
 		return nil, err
 	}
 	if spec.Init {
-		d.log.Warn("oci driver: Spec.Init is not implemented yet; the command runs as PID 1", "id", spec.ID)
+		if d.init == "" {
+			d.log.Warn("oci driver: Spec.Init asked but no static init (apt-get install tini); the command runs as PID 1", "id", spec.ID)
+		} else {
+			spec.Mounts = append(append([]sandbox.Mount(nil), spec.Mounts...),
+				sandbox.Mount{Type: sandbox.MountBind, Source: d.init, Destination: initMountPoint, ReadOnly: true})
+			spec.Command = append([]string{initMountPoint, "--"}, spec.Command...)
+		}
 	}
 	dir := d.sandboxDir(spec.ID)
 	if err := os.Mkdir(dir, 0o700); err != nil {

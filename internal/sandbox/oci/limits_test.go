@@ -309,3 +309,22 @@ func TestAutoRuntimeProbesCrun(t *testing.T) {
 		t.Errorf("Name %q", d.Name())
 	}
 }
+
+func TestInitRunsAsPidOne(t *testing.T) {
+	f := newFixture(t)
+	if f.d.init == "" {
+		t.Skip("no static init on this host: apt-get install tini")
+	}
+	spec := f.spec("cat /proc/1/comm; echo $$; exit 3")
+	spec.Init = true
+	st, out := f.runOnce(spec)
+	if st.ExitCode != 3 {
+		t.Errorf("exit status %+v, want the command's 3 passed through", st)
+	}
+	if len(out) != 2 || out[0] != filepath.Base(initMountPoint) || out[1] == "1" {
+		t.Errorf("PID 1 should be the init and the command another pid; output %q", out)
+	}
+	if _, err := os.Stat(filepath.Join(f.root, initMountPoint)); !os.IsNotExist(err) {
+		t.Errorf("the init's mount point leaked into the image: %v", err)
+	}
+}
