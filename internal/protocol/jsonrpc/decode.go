@@ -95,14 +95,15 @@ func joinPath(parent, seg string) string {
 
 func decodeStructure(obj map[string]any, sh *awsmodel.Shape, path string, errs *validationErrors) map[string]any {
 	out := make(map[string]any, len(obj))
-	for key, raw := range obj {
-		ref, ok := sh.Members[key]
+	// Walking the model rather than the object ignores members the model
+	// does not know, as Smithy servers do so newer clients keep working, and
+	// reports failures in a stable order.
+	for _, key := range sh.MemberOrder {
+		raw, ok := obj[key]
 		if !ok || raw == nil {
-			// Smithy servers ignore members they do not know, so newer
-			// clients keep working.
 			continue
 		}
-		if v := decodeValue(raw, ref, joinPath(path, key), errs); v != nil {
+		if v := decodeValue(raw, sh.Members[key], joinPath(path, key), errs); v != nil {
 			out[key] = v
 		}
 		if errs.fatal != nil {

@@ -88,15 +88,33 @@ func (c *codec) EncodeError(w http.ResponseWriter, _ *awsmodel.Operation, e awse
 }
 
 func appendStructure(dst []byte, sh *awsmodel.Shape, doc map[string]any) ([]byte, error) {
+	start := len(dst)
+	dst, matched, err := appendMembersExact(dst, sh, doc)
+	if err != nil || matched == len(doc) {
+		return dst, err
+	}
+	// Some keys differ from member names in case (or name nothing): start
+	// over from the canonical document. Rare, so the common path never
+	// iterates the map.
+	dst, _, err = appendMembersExact(dst[:start], sh, xmlshape.CanonicalMembers(sh, doc))
+	return dst, err
+}
+
+// appendMembersExact writes the object of the members doc holds under their
+// exact names, in model order, and counts the keys it matched.
+func appendMembersExact(dst []byte, sh *awsmodel.Shape, doc map[string]any) ([]byte, int, error) {
 	dst = append(dst, '{')
-	doc = xmlshape.CanonicalMembers(sh, doc)
+	matched := 0
 	first := true
 	for _, name := range sh.MemberOrder {
 		v, ok := doc[name]
-		if !ok || xmlshape.IsNil(v) {
+		if !ok {
 			continue
 		}
-		ref := sh.Members[name]
+		matched++
+		if xmlshape.IsNil(v) {
+			continue
+		}
 		if !first {
 			dst = append(dst, ',')
 		}
@@ -104,11 +122,11 @@ func appendStructure(dst []byte, sh *awsmodel.Shape, doc map[string]any) ([]byte
 		dst = appendString(dst, name)
 		dst = append(dst, ':')
 		var err error
-		if dst, err = appendValue(dst, ref, v); err != nil {
-			return dst, fmt.Errorf("%s: %w", name, err)
+		if dst, err = appendValue(dst, sh.Members[name], v); err != nil {
+			return dst, matched, fmt.Errorf("%s: %w", name, err)
 		}
 	}
-	return append(dst, '}'), nil
+	return append(dst, '}'), matched, nil
 }
 
 func appendValue(dst []byte, ref *awsmodel.Ref, v any) ([]byte, error) {

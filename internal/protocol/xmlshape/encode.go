@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/nimbus-dev/nimbus/internal/awsmodel"
@@ -18,22 +19,38 @@ func (c Conventions) AppendMembers(dst []byte, sh *awsmodel.Shape, doc map[strin
 	if sh == nil || len(doc) == 0 {
 		return dst, nil
 	}
-	doc = CanonicalMembers(sh, doc)
+	start := len(dst)
+	dst, matched, err := c.appendMembersExact(dst, sh, doc)
+	if err != nil || matched == len(doc) {
+		return dst, err
+	}
+	// Some keys differ from member names in case (or name nothing): start
+	// over from the canonical document. Rare, so the common path never
+	// iterates the map.
+	dst, _, err = c.appendMembersExact(dst[:start], sh, CanonicalMembers(sh, doc))
+	return dst, err
+}
+
+// appendMembersExact appends the members doc holds under their exact names,
+// in model order, and counts the keys it matched.
+func (c Conventions) appendMembersExact(dst []byte, sh *awsmodel.Shape, doc map[string]any) ([]byte, int, error) {
+	matched := 0
 	for _, name := range sh.MemberOrder {
 		v, ok := doc[name]
-		if !ok || IsNil(v) {
+		if !ok {
 			continue
 		}
+		matched++
 		ref := sh.Members[name]
-		if ref.Location != "" || ref.XMLAttribute {
+		if IsNil(v) || ref.Location != "" || ref.XMLAttribute {
 			continue
 		}
 		var err error
 		if dst, err = c.appendValue(dst, ElementName(name, ref), ref, v); err != nil {
-			return dst, err
+			return dst, matched, err
 		}
 	}
-	return dst, nil
+	return dst, matched, nil
 }
 
 // AppendElement appends one element named name holding v, a value of ref's
@@ -97,14 +114,13 @@ func (c Conventions) appendStructure(dst []byte, name string, ref *awsmodel.Ref,
 		return dst, fmt.Errorf("element %s: structure value is %T, want a map", name, v)
 	}
 	sh := ref.Shape
-	doc = CanonicalMembers(sh, doc)
 	var attrs [][2]string
 	for _, m := range sh.MemberOrder {
 		mref := sh.Members[m]
 		if !mref.XMLAttribute {
 			continue
 		}
-		if av, ok := doc[m]; ok && !IsNil(av) {
+		if av, ok := memberValue(doc, m); ok && !IsNil(av) {
 			text, err := scalarText(mref, av, ISO8601)
 			if err != nil {
 				return dst, fmt.Errorf("attribute %s of %s: %w", ElementName(m, mref), name, err)
@@ -203,6 +219,19 @@ func (c Conventions) appendMap(dst []byte, name string, ref *awsmodel.Ref, v any
 	return dst, nil
 }
 
+// memberValue finds member m in doc, by exact name or ignoring case.
+func memberValue(doc map[string]any, m string) (any, bool) {
+	if v, ok := doc[m]; ok {
+		return v, true
+	}
+	for k, v := range doc {
+		if strings.EqualFold(k, m) {
+			return v, true
+		}
+	}
+	return nil, false
+}
+
 // scalarText renders a scalar document value as the text of its element,
 // accepting the lenient forms package wire allows.
 func scalarText(ref *awsmodel.Ref, v any, defaultTime string) (string, error) {
@@ -275,42 +304,47 @@ func appendClose(dst []byte, name string) []byte {
 // UTF-8 and characters XML cannot carry with U+FFFD.
 func AppendText(dst []byte, s string) []byte { return appendEscaped(dst, s, false) }
 
+// escapes holds, per ASCII byte, what character data writes instead of it;
+// "" means the byte is written as is. Attribute values escape more.
+var textEscapes, attrEscapes [utf8.RuneSelf]string
+
+func init() {
+	for b := 0; b < 0x20; b++ {
+		textEscapes[b] = "\uFFFD" // control characters XML 1.0 cannot carry
+	}
+	textEscapes['\t'], textEscapes['\n'] = "", ""
+	textEscapes['\r'] = "&#xD;" // a literal CR would be normalised away
+	textEscapes['&'], textEscapes['<'], textEscapes['>'] = "&amp;", "&lt;", "&gt;"
+	attrEscapes = textEscapes
+	attrEscapes['"'], attrEscapes['\t'], attrEscapes['\n'] = "&quot;", "&#x9;", "&#xA;"
+}
+
 func appendEscaped(dst []byte, s string, attr bool) []byte {
+	escapes := &textEscapes
+	if attr {
+		escapes = &attrEscapes
+	}
+	start := 0 // s[start:i] is plain text not yet appended
 	for i := 0; i < len(s); {
 		b := s[i]
 		if b < utf8.RuneSelf {
-			switch {
-			case b == '&':
-				dst = append(dst, "&amp;"...)
-			case b == '<':
-				dst = append(dst, "&lt;"...)
-			case b == '>':
-				dst = append(dst, "&gt;"...)
-			case b == '"' && attr:
-				dst = append(dst, "&quot;"...)
-			case b == '\r':
-				dst = append(dst, "&#xD;"...)
-			case (b == '\n' || b == '\t') && attr:
-				dst = append(dst, "&#x"...)
-				dst = strconv.AppendInt(dst, int64(b), 16)
-				dst = append(dst, ';')
-			case b < 0x20 && b != '\n' && b != '\t':
-				dst = append(dst, "\uFFFD"...)
-			default:
-				dst = append(dst, b)
+			if esc := escapes[b]; esc != "" {
+				dst = append(dst, s[start:i]...)
+				dst = append(dst, esc...)
+				start = i + 1
 			}
 			i++
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 || !isXMLChar(r) {
+			dst = append(dst, s[start:i]...)
 			dst = append(dst, "\uFFFD"...)
-		} else {
-			dst = append(dst, s[i:i+size]...)
+			start = i + size
 		}
 		i += size
 	}
-	return dst
+	return append(dst, s[start:]...)
 }
 
 func isXMLChar(r rune) bool {
