@@ -90,20 +90,23 @@ func (c *codec) decodeStructure(p *param, sh *awsmodel.Shape, keyPrefix, path st
 		if ref == nil || ref.IdempotencyToken {
 			continue
 		}
-		return nil, c.missing(name, keyPrefix+c.memberKey(name, ref), c.memberPath(path, c.memberKey(name, ref), name))
+		key := c.memberKey(name, ref)
+		return nil, c.missing(keyPrefix+key, c.memberPath(path, key, name))
 	}
 	return out, nil
 }
 
-func (c *codec) missing(member, key, path string) *awserr.Error {
+// missing words a required member's absence as each family does: EC2 names
+// the form key, the query services the member path.
+func (c *codec) missing(key, path string) *awserr.Error {
 	if c.ec2 {
 		return awserr.Missing(key)
 	}
 	return &awserr.Error{Kind: awserr.MissingParameter, Message: fmt.Sprintf("1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", path)}
 }
 
-// decodeValue reads one member; it returns nil for a structure, list or map
-// node that carries nothing the shape knows.
+// decodeValue reads one member's node into its document type. key is the
+// member's full form key and path its lowerCamel member path, for errors.
 func (c *codec) decodeValue(p *param, ref *awsmodel.Ref, key, path string) (any, error) {
 	sh := ref.Shape
 	switch sh.Type {
