@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/nimbus-dev/nimbus/internal/awserr"
@@ -39,7 +40,7 @@ func (c *codec) Decode(_ *http.Request, body []byte, op *awsmodel.Operation) (ma
 		return map[string]any{}, nil
 	}
 	var errs validationErrors
-	doc := decodeStructure(obj, op.Input.Shape, "", &errs)
+	doc := decodeStructure(obj, op.Input.Shape, nil, &errs)
 	if err := errs.err(); err != nil {
 		return nil, err
 	}
@@ -86,47 +87,76 @@ func (v *validationErrors) err() error {
 	return &awserr.Error{Kind: kind, Message: head + strings.Join(v.msgs, "; ")}
 }
 
-func joinPath(parent, seg string) string {
-	if parent == "" {
-		return seg
-	}
-	return parent + "." + seg
+// location names a value for error messages in AWS's form
+// ("logEvents.1.member.message"). It is a chain of stack values rendered
+// only when a message needs it, so valid requests build no path strings.
+type location struct {
+	parent *location
+	seg    string // member name or map key; "" for a list item
+	index  int    // 1-based list position when seg is ""
 }
 
-func decodeStructure(obj map[string]any, sh *awsmodel.Shape, path string, errs *validationErrors) map[string]any {
-	out := make(map[string]any, len(obj))
+func (l *location) String() string {
+	if l == nil {
+		return ""
+	}
+	seg := l.seg
+	if seg == "" {
+		seg = strconv.Itoa(l.index) + ".member"
+	}
+	if l.parent == nil {
+		return seg
+	}
+	return l.parent.String() + "." + seg
+}
+
+// decodeStructure converts obj in place: the decoded JSON is ours, and
+// reusing its maps halves the allocations of a request.
+func decodeStructure(obj map[string]any, sh *awsmodel.Shape, at *location, errs *validationErrors) map[string]any {
 	// Walking the model rather than the object ignores members the model
 	// does not know, as Smithy servers do so newer clients keep working, and
 	// reports failures in a stable order.
+	kept := 0
 	for _, key := range sh.MemberOrder {
 		raw, ok := obj[key]
-		if !ok || raw == nil {
+		if !ok {
 			continue
 		}
-		if v := decodeValue(raw, sh.Members[key], joinPath(path, key), errs); v != nil {
-			out[key] = v
+		var v any
+		if raw != nil {
+			v = decodeValue(raw, sh.Members[key], &location{parent: at, seg: key}, errs)
+			if errs.fatal != nil {
+				return nil
+			}
 		}
-		if errs.fatal != nil {
-			return nil
+		if v == nil {
+			delete(obj, key)
+			continue
+		}
+		obj[key] = v
+		kept++
+	}
+	if kept != len(obj) {
+		for key := range obj {
+			if _, known := sh.Members[key]; !known {
+				delete(obj, key)
+			}
 		}
 	}
 	for _, m := range sh.Required {
-		if _, ok := out[m]; ok {
+		if _, ok := obj[m]; ok {
 			continue
 		}
 		if ref := sh.Members[m]; ref == nil || ref.IdempotencyToken {
 			continue
 		}
-		if raw, sent := obj[m]; sent && raw != nil {
-			continue // present but invalid: already reported
-		}
-		errs.add(fmt.Sprintf("Value null at '%s' failed to satisfy constraint: Member must not be null", joinPath(path, m)), true)
+		errs.add(fmt.Sprintf("Value null at '%s' failed to satisfy constraint: Member must not be null", &location{parent: at, seg: m}), true)
 	}
-	return out
+	return obj
 }
 
-func typeError(errs *validationErrors, path, want string, raw any) any {
-	errs.fatal = serializationError(fmt.Sprintf("Value at '%s' must be %s, not %s", path, want, jsonKind(raw)), nil)
+func typeError(errs *validationErrors, at *location, want string, raw any) any {
+	errs.fatal = serializationError(fmt.Sprintf("Value at '%s' must be %s, not %s", at, want, jsonKind(raw)), nil)
 	return nil
 }
 
@@ -148,30 +178,30 @@ func jsonKind(raw any) string {
 
 // decodeValue converts one JSON value to its document type, or records why
 // it cannot and returns nil.
-func decodeValue(raw any, ref *awsmodel.Ref, path string, errs *validationErrors) any {
+func decodeValue(raw any, ref *awsmodel.Ref, at *location, errs *validationErrors) any {
 	sh := ref.Shape
 	var v any
 	switch sh.Type {
 	case "structure":
 		obj, ok := raw.(map[string]any)
 		if !ok {
-			return typeError(errs, path, "an object", raw)
+			return typeError(errs, at, "an object", raw)
 		}
 		if sh.Document {
 			return plain(raw)
 		}
-		v = decodeStructure(obj, sh, path, errs)
+		v = decodeStructure(obj, sh, at, errs)
 	case "list":
 		arr, ok := raw.([]any)
 		if !ok {
-			return typeError(errs, path, "an array", raw)
+			return typeError(errs, at, "an array", raw)
 		}
-		items := make([]any, 0, len(arr))
+		items := arr[:0] // converted in place, nulls dropped
 		for i, item := range arr {
 			if item == nil {
 				continue
 			}
-			if iv := decodeValue(item, sh.Member, fmt.Sprintf("%s.%d.member", path, i+1), errs); iv != nil {
+			if iv := decodeValue(item, sh.Member, &location{parent: at, index: i + 1}, errs); iv != nil {
 				items = append(items, iv)
 			}
 			if errs.fatal != nil {
@@ -182,69 +212,68 @@ func decodeValue(raw any, ref *awsmodel.Ref, path string, errs *validationErrors
 	case "map":
 		obj, ok := raw.(map[string]any)
 		if !ok {
-			return typeError(errs, path, "an object", raw)
+			return typeError(errs, at, "an object", raw)
 		}
-		entries := make(map[string]any, len(obj))
 		for k, item := range obj {
 			if item == nil {
+				delete(obj, k)
 				continue
 			}
 			if msg := xmlshape.Violation(sh.Key.Shape, k); msg != "" {
-				errs.add(fmt.Sprintf("Value '%s' at '%s' failed to satisfy constraint: Map keys must satisfy constraint: [%s]", k, path, msg), false)
+				errs.add(fmt.Sprintf("Value '%s' at '%s' failed to satisfy constraint: Map keys must satisfy constraint: [%s]", k, at, msg), false)
 			}
-			if iv := decodeValue(item, sh.Value, path+"."+k, errs); iv != nil {
-				entries[k] = iv
-			}
+			iv := decodeValue(item, sh.Value, &location{parent: at, seg: k}, errs)
 			if errs.fatal != nil {
 				return nil
 			}
+			obj[k] = iv
 		}
-		v = entries
+		v = obj
 	case "string":
 		s, ok := raw.(string)
 		if !ok {
-			return typeError(errs, path, "a string", raw)
+			return typeError(errs, at, "a string", raw)
 		}
 		v = s
 	case "integer", "long", "short", "byte":
 		n, ok := raw.(json.Number)
 		if !ok {
-			return typeError(errs, path, "a number", raw)
+			return typeError(errs, at, "a number", raw)
 		}
 		i, err := n.Int64()
 		if err != nil {
 			f, ferr := n.Float64()
 			if ferr != nil || f != math.Trunc(f) || math.Abs(f) > math.MaxInt64 {
-				errs.fatal = &awserr.Error{Kind: awserr.Validation, Code: "SerializationException", Message: fmt.Sprintf("Value %s at '%s' is not a valid integer", n, path)}
+				errs.fatal = &awserr.Error{Kind: awserr.Validation, Code: "SerializationException", Message: fmt.Sprintf("Value %s at '%s' is not a valid integer", n, at)}
 				return nil
 			}
 			i = int64(f)
 		}
 		v = i
 	case "float", "double":
-		v = decodeFloat(raw, path, errs)
+		v = decodeFloat(raw, at, errs)
 		if v == nil {
 			return nil
 		}
 	case "boolean":
 		b, ok := raw.(bool)
 		if !ok {
-			return typeError(errs, path, "a boolean", raw)
+			return typeError(errs, at, "a boolean", raw)
 		}
 		v = b
 	case "timestamp":
-		v = decodeTimestamp(raw, ref, path, errs)
+		v = decodeTimestamp(raw, ref, at, errs)
 		if v == nil {
 			return nil
 		}
 	case "blob":
 		s, ok := raw.(string)
 		if !ok {
-			return typeError(errs, path, "a base64 string", raw)
+			return typeError(errs, at, "a base64 string", raw)
 		}
 		b, err := base64.StdEncoding.DecodeString(s)
 		if err != nil {
-			errs.fatal = serializationError(fmt.Sprintf("Value at '%s' is not valid base64", path), err)
+			errs.fatal = serializationError(fmt.Sprintf("Value at '%s' is not valid base64", at), err)
 			return nil
 		}
 		v = b
@@ -252,12 +281,12 @@ func decodeValue(raw any, ref *awsmodel.Ref, path string, errs *validationErrors
 		return plain(raw)
 	}
 	if msg := xmlshape.Violation(sh, v); msg != "" {
-		errs.add(fmt.Sprintf("Value %s at '%s' failed to satisfy constraint: %s", xmlshape.Quote(v), path, msg), false)
+		errs.add(fmt.Sprintf("Value %s at '%s' failed to satisfy constraint: %s", xmlshape.Quote(v), at, msg), false)
 	}
 	return v
 }
 
-func decodeFloat(raw any, path string, errs *validationErrors) any {
+func decodeFloat(raw any, at *location, errs *validationErrors) any {
 	switch x := raw.(type) {
 	case json.Number:
 		f, err := x.Float64()
@@ -275,12 +304,12 @@ func decodeFloat(raw any, path string, errs *validationErrors) any {
 			return math.Inf(-1)
 		}
 	}
-	return typeError(errs, path, "a number", raw)
+	return typeError(errs, at, "a number", raw)
 }
 
 // decodeTimestamp accepts epoch seconds (the protocol's default, fractional
 // allowed) or a string in the ref's timestampFormat.
-func decodeTimestamp(raw any, ref *awsmodel.Ref, path string, errs *validationErrors) any {
+func decodeTimestamp(raw any, ref *awsmodel.Ref, at *location, errs *validationErrors) any {
 	switch x := raw.(type) {
 	case json.Number:
 		f, err := x.Float64()
@@ -293,7 +322,7 @@ func decodeTimestamp(raw any, ref *awsmodel.Ref, path string, errs *validationEr
 			return t
 		}
 	}
-	return typeError(errs, path, "a timestamp", raw)
+	return typeError(errs, at, "a timestamp", raw)
 }
 
 // plain converts decoded JSON for a document-typed member: json.Number
