@@ -34,7 +34,10 @@ func (c *codec) Family() awserr.Family { return awserr.FamilyJSON }
 
 // Resolve finds the operation the X-Amz-Target header names.
 func (c *codec) Resolve(r *http.Request, _ []byte) (*awsmodel.Operation, error) {
-	target := r.Header.Get("X-Amz-Target")
+	var target string
+	if r != nil {
+		target = r.Header.Get("X-Amz-Target")
+	}
 	if target == "" {
 		return nil, &awserr.Error{Kind: awserr.UnknownOperation, Message: "Missing required header X-Amz-Target"}
 	}

@@ -192,6 +192,9 @@ func decodeValue(raw any, ref *awsmodel.Ref, at *location, errs *validationError
 		}
 		v = decodeStructure(obj, sh, at, errs)
 	case "list":
+		if sh.Member == nil {
+			return plain(raw) // a model without a member shape: keep what was sent
+		}
 		arr, ok := raw.([]any)
 		if !ok {
 			return typeError(errs, at, "an array", raw)
@@ -210,6 +213,9 @@ func decodeValue(raw any, ref *awsmodel.Ref, at *location, errs *validationError
 		}
 		v = items
 	case "map":
+		if sh.Key == nil || sh.Value == nil {
+			return plain(raw)
+		}
 		obj, ok := raw.(map[string]any)
 		if !ok {
 			return typeError(errs, at, "an object", raw)
