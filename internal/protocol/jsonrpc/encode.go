@@ -131,6 +131,9 @@ func appendMembersExact(dst []byte, sh *awsmodel.Shape, doc map[string]any) ([]b
 
 func appendValue(dst []byte, ref *awsmodel.Ref, v any) ([]byte, error) {
 	sh := ref.Shape
+	if sh == nil || sh.Type == "list" && sh.Member == nil || sh.Type == "map" && sh.Value == nil {
+		return dst, fmt.Errorf("shape %s is incomplete in the model", ref.ShapeName)
+	}
 	switch sh.Type {
 	case "structure":
 		if sh.Document {
