@@ -16,6 +16,17 @@
 // attributes of their structure's element; xmlNamespace becomes xmlns (or
 // xmlns:prefix). Timestamps default to ISO 8601 unless the ref or shape names
 // a timestampFormat; blobs are base64.
+//
+// Use AppendMembers for a body without its own root (a query <OpResult>, an
+// EC2 <OpResponse>), AppendElement for a body with one (an S3 payload, named
+// by RootName), and Decode for an XML request body. Decode checks required
+// members, enums and min/max as it goes and fails with *awserr.Error.
+//
+// The package also holds what the text protocols share beyond XML: the
+// lenient reading of handler documents that package wire allows (Int64,
+// Float64, Bool, Time, Base64, Text, Items, Fields, IsNil,
+// CanonicalMembers), timestamp formats, ParseScalar for form and XML text,
+// and Violation for model constraints. The query and jsonrpc codecs use them.
 package xmlshape
 
 // Conventions are one protocol's XML naming rules.
