@@ -195,3 +195,16 @@ func BenchmarkGetCallerIdentity(b *testing.B) {
 		}
 	})
 }
+
+func BenchmarkDescribeRegions(b *testing.B) {
+	f := newFixture(b, false)
+	c := ec2.NewFromConfig(f.cfg("test", "test"))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := c.DescribeRegions(context.Background(), &ec2.DescribeRegionsInput{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

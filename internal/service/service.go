@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"sort"
 	"sync"
 
@@ -137,17 +138,13 @@ func ToDocument(v any) (map[string]any, error) {
 	case map[string]any:
 		return d, nil
 	}
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("encode output: %w", err)
+	switch d := toDocumentValue(reflect.ValueOf(v)).(type) {
+	case map[string]any:
+		return d, nil
+	case nil:
+		return map[string]any{}, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var doc map[string]any
-	if err := dec.Decode(&doc); err != nil {
-		return nil, fmt.Errorf("encode output: %w", err)
-	}
-	return doc, nil
+	return nil, fmt.Errorf("encode output: %T is not a structure", v)
 }
 
 // DeleteKinds removes every object of the given kinds in every account and
