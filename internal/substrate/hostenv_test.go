@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/nimbus-dev/nimbus/internal/network"
 	"github.com/nimbus-dev/nimbus/internal/store"
 	"github.com/nimbus-dev/nimbus/internal/store/sqlitestore"
@@ -167,7 +169,11 @@ func (env *ociEnv) cleanup(t testing.TB) {
 			t.Errorf("cleanup: network teardown: %v", err)
 		}
 	}
-	os.RemoveAll(filepath.Dir(env.Net.NetNSDir))
+	// network.Manager.Teardown leaves the netns directory's own bind mount.
+	unix.Unmount(env.Net.NetNSDir, unix.MNT_DETACH)
+	if err := os.RemoveAll(filepath.Dir(env.Net.NetNSDir)); err != nil {
+		t.Errorf("cleanup: %v", err)
+	}
 }
 
 // trace is what a sandbox held on the host, noted while it ran, so the leak
@@ -240,7 +246,30 @@ func leaks(t testing.TB, env *ociEnv, traces []trace) []string {
 			}
 		}
 	}
+	// Whatever the sandbox was, once none is left no veth hangs on the test
+	// bridge, no address lease is held and no rule names a sandbox address.
+	bridge := env.Net.Networks[0].Name
+	if ports, err := os.ReadDir(filepath.Join("/sys/class/net", bridge, "brif")); err == nil && len(ports) > 0 {
+		for _, p := range ports {
+			found = append(found, "veth "+p.Name()+" on bridge "+bridge)
+		}
+	}
+	filepath.WalkDir(filepath.Join(env.DataDir, "network"), func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if _, perr := netip.ParseAddr(d.Name()); perr == nil {
+			found = append(found, "IP lease "+p)
+		}
+		return nil
+	})
 	nft, _ := exec.Command("nft", "list", "table", "inet", env.Net.TableName).CombinedOutput()
+	subnet := env.Net.Networks[0].Subnet
+	for _, word := range strings.FieldsFunc(string(nft), func(r rune) bool { return r == ' ' || r == '\n' || r == '\t' || r == ',' || r == '{' || r == '}' }) {
+		if a, err := netip.ParseAddr(word); err == nil && subnet.Contains(a) && a != subnet.Addr().Next() {
+			found = append(found, "nftables rule naming sandbox address "+word)
+		}
+	}
 	cgroups, _ := filepath.Glob("/sys/fs/cgroup/*/nimbus")
 	for _, tr := range traces {
 		if tr.HostVeth != "" {
@@ -255,12 +284,6 @@ func leaks(t testing.TB, env *ociEnv, traces []trace) []string {
 			if bytes.Contains(nft, []byte(tr.IP+" ")) || bytes.Contains(nft, []byte(tr.IP+"\n")) {
 				found = append(found, "nftables rule naming "+tr.IP)
 			}
-			filepath.WalkDir(filepath.Join(env.DataDir, "network"), func(p string, d os.DirEntry, err error) error {
-				if err == nil && d.Name() == tr.IP {
-					found = append(found, "IP lease "+p)
-				}
-				return nil
-			})
 		}
 		for _, cg := range append(cgroups, "/sys/fs/cgroup/nimbus") {
 			if _, err := os.Stat(filepath.Join(cg, tr.ID)); err == nil {
