@@ -15,36 +15,37 @@ import (
 	"github.com/nimbus-dev/nimbus/internal/region"
 	"github.com/nimbus-dev/nimbus/internal/service"
 	"github.com/nimbus-dev/nimbus/internal/store"
+	"github.com/nimbus-dev/nimbus/internal/substrate"
 )
 
-// Store kinds EC2 owns.
-const (
-	kindKeyPair = "ec2:keypair"
-)
-
-// Kinds lists every store kind of EC2, for reset.
-var Kinds = []string{kindKeyPair}
+// Options are EC2's dependencies.
+type Options struct {
+	Store   store.Store
+	Regions *region.Catalog
+	// Host runs instances as sandboxes and holds the image store AMIs come
+	// from; nil in tests of the API alone.
+	Host *substrate.Host
+}
 
 // EC2 is the service's state and dependencies.
 type EC2 struct {
 	store   store.Store
 	regions *region.Catalog
+	host    *substrate.Host
+	kinds   []string // store kinds EC2 owns, for reset
 }
 
-// New returns the EC2 service.
-func New(st store.Store, regions *region.Catalog) (*service.Service, error) {
+// New returns the EC2 service. Each resource family registers its
+// operations and store kinds from its own file.
+func New(opts Options) (*service.Service, error) {
 	svc, err := service.New("ec2")
 	if err != nil {
 		return nil, err
 	}
-	e := &EC2{store: st, regions: regions}
-	svc.Handle("DescribeRegions", service.Op(e.describeRegions))
-	svc.Handle("DescribeAvailabilityZones", service.Op(e.describeAvailabilityZones))
-	svc.Handle("CreateKeyPair", service.Op(e.createKeyPair))
-	svc.Handle("ImportKeyPair", service.Op(e.importKeyPair))
-	svc.Handle("DescribeKeyPairs", service.Op(e.describeKeyPairs))
-	svc.Handle("DeleteKeyPair", service.Op(e.deleteKeyPair))
-	svc.OnReset(func(ctx context.Context) error { return service.DeleteKinds(ctx, st, Kinds...) })
+	e := &EC2{store: opts.Store, regions: opts.Regions, host: opts.Host}
+	e.registerRegions(svc)
+	e.registerKeyPairs(svc)
+	svc.OnReset(func(ctx context.Context) error { return service.DeleteKinds(ctx, e.store, e.kinds...) })
 	return svc, nil
 }
 

@@ -11,7 +11,7 @@ import (
 
 func TestHandlersNameModelOperations(t *testing.T) {
 	regions, _ := region.NewCatalog(nil, false)
-	svc, err := New(sqlitestore.OpenTemp(t), regions)
+	svc, err := New(Options{Store: sqlitestore.OpenTemp(t), Regions: regions})
 	if err != nil {
 		t.Fatal(err)
 	}

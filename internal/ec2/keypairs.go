@@ -19,8 +19,19 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/nimbus-dev/nimbus/internal/awserr"
+	"github.com/nimbus-dev/nimbus/internal/service"
 	"github.com/nimbus-dev/nimbus/internal/store"
 )
+
+const kindKeyPair = "ec2:keypair"
+
+func (e *EC2) registerKeyPairs(svc *service.Service) {
+	e.kinds = append(e.kinds, kindKeyPair)
+	svc.Handle("CreateKeyPair", service.Op(e.createKeyPair))
+	svc.Handle("ImportKeyPair", service.Op(e.importKeyPair))
+	svc.Handle("DescribeKeyPairs", service.Op(e.describeKeyPairs))
+	svc.Handle("DeleteKeyPair", service.Op(e.deleteKeyPair))
+}
 
 // keyPair is a stored key pair. Only the public half is kept: CreateKeyPair
 // returns the private key once, as AWS does.

@@ -4,7 +4,13 @@ import (
 	"context"
 
 	"github.com/nimbus-dev/nimbus/internal/region"
+	"github.com/nimbus-dev/nimbus/internal/service"
 )
+
+func (e *EC2) registerRegions(svc *service.Service) {
+	svc.Handle("DescribeRegions", service.Op(e.describeRegions))
+	svc.Handle("DescribeAvailabilityZones", service.Op(e.describeAvailabilityZones))
+}
 
 type describeRegionsInput struct {
 	RegionNames []string

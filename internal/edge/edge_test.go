@@ -47,7 +47,7 @@ func newFixture(t testing.TB, anyAuth bool, extra ...*service.Service) *fixture 
 	if err != nil {
 		t.Fatal(err)
 	}
-	ec2Svc, err := nimbusec2.New(st, regions)
+	ec2Svc, err := nimbusec2.New(nimbusec2.Options{Store: st, Regions: regions})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nimbus-dev/nimbus/internal/metrics"
+	"github.com/nimbus-dev/nimbus/internal/substrate"
 )
 
 // internalHandler serves nimbus's own endpoints: /_nimbus/health,
@@ -67,7 +68,7 @@ func (h *internalHandler) health(w http.ResponseWriter, r *http.Request) {
 		"account_id":     s.cfg.AccountID,
 		"region":         s.cfg.Region,
 		"store":          storeInfo,
-		"drivers":        s.drivers,
+		"drivers":        driversInfo(s.host.Info()),
 		"services":       services,
 		"go":             map[string]any{"version": runtime.Version(), "goroutines": runtime.NumGoroutine(), "heap_bytes": ms.HeapAlloc},
 	})
@@ -93,4 +94,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.Encode(v)
+}
+
+// driversInfo is the substrate's Info in the health endpoint's key style.
+func driversInfo(in substrate.Info) map[string]any {
+	nets := []map[string]any{}
+	for _, n := range in.Networks {
+		nets = append(nets, map[string]any{"name": n.Name, "bridge": n.Bridge, "subnet": n.Subnet.String(), "gateway": n.Gateway.String()})
+	}
+	return map[string]any{
+		"driver": in.Driver, "runtime": in.Runtime, "reason": in.Reason, "description": in.Description,
+		"weak_isolation": in.WeakIsolation, "networking": in.Networking, "network_reason": in.NetworkReason,
+		"networks": nets, "sandboxes": in.Sandboxes,
+	}
 }

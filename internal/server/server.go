@@ -25,6 +25,7 @@ import (
 	"github.com/nimbus-dev/nimbus/internal/store"
 	"github.com/nimbus-dev/nimbus/internal/store/sqlitestore"
 	"github.com/nimbus-dev/nimbus/internal/sts"
+	"github.com/nimbus-dev/nimbus/internal/substrate"
 )
 
 // Server is a running nimbus.
@@ -34,8 +35,8 @@ type Server struct {
 	started  time.Time
 	log      *slog.Logger
 	store    store.Store
+	host     *substrate.Host
 	services []*service.Service
-	drivers  []string
 	edge     *edge.Server
 	http     *http.Server
 }
@@ -51,19 +52,32 @@ func New(ctx context.Context, cfg *config.Config, version string, log *slog.Logg
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s.store = st
-	regions, err := region.NewCatalog(cfg.Regions, cfg.StrictRegions)
+	// The substrate re-adopts sandboxes a previous nimbus left running
+	// before any request is served.
+	s.host, err = substrate.Open(ctx, substrate.Options{DataDir: cfg.DataDir, Store: st, Driver: cfg.Driver, Logger: log})
 	if err != nil {
 		st.Close()
+		return nil, fmt.Errorf("compute substrate: %w", err)
+	}
+	info := s.host.Info()
+	log.Info("compute substrate ready", "driver", info.Driver, "reason", info.Reason, "networking", info.Networking,
+		"network_reason", info.NetworkReason, "sandboxes", info.Sandboxes)
+	if info.WeakIsolation {
+		log.Warn("sandboxes are plain host processes: isolation is weak; run as root with runc installed for real sandboxes", "driver", info.Driver)
+	}
+	regions, err := region.NewCatalog(cfg.Regions, cfg.StrictRegions)
+	if err != nil {
+		s.closeAll()
 		return nil, err
 	}
 	stsSvc, err := sts.New()
 	if err != nil {
-		st.Close()
+		s.closeAll()
 		return nil, err
 	}
-	ec2Svc, err := ec2.New(st, regions)
+	ec2Svc, err := ec2.New(ec2.Options{Store: st, Regions: regions, Host: s.host})
 	if err != nil {
-		st.Close()
+		s.closeAll()
 		return nil, err
 	}
 	s.services = []*service.Service{stsSvc, ec2Svc}
@@ -80,7 +94,7 @@ func New(ctx context.Context, cfg *config.Config, version string, log *slog.Logg
 		Internal:    &internalHandler{srv: s, metrics: reg},
 	})
 	if err != nil {
-		st.Close()
+		s.closeAll()
 		return nil, err
 	}
 	s.http = &http.Server{
@@ -103,7 +117,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		"account_id", s.cfg.AccountID, "data", s.cfg.DataDir, "startup_ms", time.Since(s.started).Milliseconds())
 	select {
 	case err := <-errc:
-		s.store.Close()
+		s.closeAll()
 		return err
 	case <-ctx.Done():
 	}
@@ -114,16 +128,48 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
 	}
-	if cerr := s.store.Close(); cerr != nil && err == nil {
+	if cerr := s.closeAll(); cerr != nil && err == nil {
 		err = cerr
 	}
 	s.log.Info("nimbus stopped")
 	return err
 }
 
-// Reset wipes every service's state (or only the named service's) and
-// returns the names of the services reset.
+// closeAll releases the substrate (sandboxes keep running, to be adopted by
+// the next nimbus) and then the store.
+func (s *Server) closeAll() error {
+	var err error
+	if s.host != nil {
+		err = s.host.Close()
+	}
+	if cerr := s.store.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// sandboxKinds maps a service to the owner kinds of the sandboxes it runs.
+var sandboxKinds = map[string][]string{
+	"ec2":    {"ec2-instance"},
+	"batch":  {"batch-job"},
+	"lambda": {"lambda-sandbox"},
+}
+
+// Reset terminates sandboxes and wipes every service's state (or only the
+// named service's), returning once the host is clean, with the names of the
+// services reset.
 func (s *Server) Reset(ctx context.Context, only string) ([]string, error) {
+	if only == "" {
+		if err := s.host.Reset(ctx, nil); err != nil {
+			return nil, fmt.Errorf("reset sandboxes: %w", err)
+		}
+	} else {
+		for _, kind := range sandboxKinds[only] {
+			if err := s.host.Reset(ctx, map[string]string{substrate.LabelKind: kind}); err != nil {
+				return nil, fmt.Errorf("reset %s sandboxes: %w", only, err)
+			}
+		}
+	}
 	var done []string
 	for _, svc := range s.services {
 		if only != "" && svc.Key() != only {
