@@ -75,6 +75,7 @@ type ociEnv struct {
 	NetName string
 	Net     network.Options
 	Runtime string
+	Fsync   bool // commit the store as production does (benchmarks)
 	last    *Host
 	store   store.Store // the store of last
 }
@@ -122,7 +123,11 @@ func (env *ociEnv) open(t testing.TB) *Host {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	st, err := sqlitestore.Open(ctx, env.DBPath, sqlitestore.WithoutFsync())
+	var storeOpts []sqlitestore.Option
+	if !env.Fsync {
+		storeOpts = append(storeOpts, sqlitestore.WithoutFsync())
+	}
+	st, err := sqlitestore.Open(ctx, env.DBPath, storeOpts...)
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}

@@ -156,6 +156,7 @@ func (h *Host) runSteps(ctx context.Context, e *entry, rs RunSpec, spec sandbox.
 	}
 	spec.Mounts = mounts
 	crashPoint("volumes")
+	var ip netip.Addr
 	if rs.Network != "" {
 		if h.net == nil {
 			return nil, fmt.Errorf("network %s: %w: %s", rs.Network, ErrNetworkUnavailable, h.netWhy)
@@ -165,12 +166,10 @@ func (h *Host) runSteps(ctx context.Context, e *entry, rs RunSpec, spec sandbox.
 			return nil, fmt.Errorf("attach network %s: %w", rs.Network, err)
 		}
 		spec.Network = att
-		rec := h.current(e).clone()
-		if rec.IP, err = netip.ParseAddr(att.IP); err != nil {
+		// The address is recorded with the handle below: recovery detaches
+		// by sandbox ID, so it needs no commit of its own.
+		if ip, err = netip.ParseAddr(att.IP); err != nil {
 			return nil, fmt.Errorf("network %s gave a bad address %q: %w", rs.Network, att.IP, err)
-		}
-		if err := h.save(ctx, e, rec); err != nil {
-			return nil, err
 		}
 		crashPoint("network")
 	}
@@ -179,7 +178,7 @@ func (h *Host) runSteps(ctx context.Context, e *entry, rs RunSpec, spec sandbox.
 		return nil, fmt.Errorf("create: %w", err)
 	}
 	rec := h.current(e).clone()
-	rec.Handle = handle
+	rec.Handle, rec.IP = handle, ip
 	if err := h.save(ctx, e, rec); err != nil {
 		// The handle is not recorded, but the sandbox carries LabelSandbox:
 		// teardown finds it through the driver's List.
