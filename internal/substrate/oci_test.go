@@ -232,9 +232,21 @@ func TestOCIRestartAfterClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	short, err := h1.Run(context.Background(), RunSpec{Owner: testOwner, Image: "busybox", Command: []string{"sh", "-c", "sleep 0.3; exit 5"}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	env.shutdown()
 	requireServes(t, sb) // Close leaves it running
+	time.Sleep(time.Second) // short exits while nimbus is down
 	h2 := env.open(t)
+	st, err := h2.Wait(context.Background(), short.ID)
+	if err != nil || st.ExitCode != 5 {
+		t.Errorf("Wait on a sandbox that exited while nimbus was down: %+v, %v; want exit code 5", st, err)
+	}
+	if err := h2.Delete(context.Background(), short.ID); err != nil {
+		t.Fatal(err)
+	}
 	adoptAndDelete(t, env, h2, sb.ID)
 }
 

@@ -35,7 +35,9 @@ func (h *Host) recover(ctx context.Context) error {
 	kept := map[string]bool{}
 	for _, rec := range recs {
 		e := &entry{rec: rec}
+		h.mu.Lock()
 		h.entries[rec.ID] = e
+		h.mu.Unlock()
 		switch rec.Phase {
 		case phaseRunning, phaseExited:
 			kept[rec.ID] = true
