@@ -237,7 +237,7 @@ func TestOCIRestartAfterClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	env.shutdown()
-	requireServes(t, sb) // Close leaves it running
+	requireServes(t, sb)    // Close leaves it running
 	time.Sleep(time.Second) // short exits while nimbus is down
 	h2 := env.open(t)
 	st, err := h2.Wait(context.Background(), short.ID)
