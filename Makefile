@@ -36,7 +36,7 @@ e2e: build
 	NIMBUS_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -v ./test/e2e/...
 
 bench: build
-	NIMBUS_BIN=$(CURDIR)/$(BIN) $(GO) run ./bench/edge
+	NIMBUS_BIN=$(CURDIR)/$(BIN) ./bench/run.sh
 
 clean:
 	rm -rf bin
