@@ -311,10 +311,17 @@ func (h *Host) teardown(ctx context.Context, rec *record) error {
 			errs = append(errs, fmt.Errorf("driver: %w", err))
 		}
 	}
-	if rec.Network != "" && h.net != nil {
+	switch {
+	case rec.Network != "" && h.net != nil:
 		if err := h.net.Detach(ctx, rec.ID); err != nil {
 			errs = append(errs, fmt.Errorf("network: %w", err))
 		}
+	case rec.Network != "":
+		// Networking worked when the sandbox was made but not now: its
+		// attachment stays in the network state directory until a Host with
+		// networking starts and finds it without a record.
+		h.log.Warn("substrate: cannot detach network now; it is detached at the next start with networking",
+			"id", rec.ID, "network", rec.Network, "reason", h.netWhy)
 	}
 	for _, v := range rec.BlockVolumes {
 		if err := h.volumes.Detach(ctx, v); err != nil {
