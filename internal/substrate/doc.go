@@ -17,6 +17,7 @@
 // so the record above needs no commit between those steps. A crash after the
 // driver's Create but before its handle is recorded is found through the
 // driver's List by the LabelSandbox label.)
+//
 //	Delete: record phase deleting → driver Delete → network Detach
 //	        → volume Detach → remove the log → remove the record
 //
