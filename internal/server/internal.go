@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
 	"runtime"
 	"time"
@@ -79,6 +80,12 @@ func (h *internalHandler) reset(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"error": "use POST"})
 		return
 	}
+	// Reset wipes everything and carries no credentials, so only this
+	// machine may ask for it, whatever address nimbus listens on.
+	if !fromLoopback(r) {
+		writeJSON(w, http.StatusForbidden, map[string]any{"error": "reset is only accepted from a loopback address"})
+		return
+	}
 	only := r.URL.Query().Get("service")
 	reset, err := h.srv.Reset(r.Context(), only)
 	if err != nil {
@@ -107,4 +114,13 @@ func driversInfo(in substrate.Info) map[string]any {
 		"weak_isolation": in.WeakIsolation, "networking": in.Networking, "network_reason": in.NetworkReason,
 		"networks": nets, "sandboxes": in.Sandboxes,
 	}
+}
+
+func fromLoopback(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
