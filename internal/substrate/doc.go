@@ -12,14 +12,13 @@
 //	        → driver Create → record the handle and address → driver Start
 //	        → record phase running → return
 //
-// (The network and volume managers keep their own records of attachments,
-// made before they touch the host, and are detached by sandbox or volume ID,
-// so the record above needs no commit between those steps. A crash after the
-// driver's Create but before its handle is recorded is found through the
-// driver's List by the LabelSandbox label.)
-//
 //	Delete: record phase deleting → driver Delete → network Detach
 //	        → volume Detach → remove the log → remove the record
+//
+// (The first record already names the block volumes and the network, and
+// both are detached by ID, tolerating what was never attached, so Run needs
+// no commit between those steps. A sandbox the driver created before its
+// handle was recorded is found through the driver's List by LabelSandbox.)
 //
 // # Store schema
 //
