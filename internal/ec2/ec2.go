@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
+	"net/netip"
 
 	"github.com/nimbus-dev/nimbus/internal/awserr"
 	"github.com/nimbus-dev/nimbus/internal/identity"
@@ -33,6 +34,18 @@ type EC2 struct {
 	regions *region.Catalog
 	host    *substrate.Host
 	kinds   []string // store kinds EC2 owns, for reset
+
+	// taggers make resources taggable by ID prefix (tags.go).
+	taggers map[string]tagger
+	// groupMembers reports the addresses of the instances in a security
+	// group, for group-to-group rules; nil means no instances (set by
+	// instances.go).
+	groupMembers func(ctx context.Context, account, region, groupID string) ([]netip.Addr, error)
+	// onGroupChanged re-applies the firewalls of a group's instances after
+	// its rules change; nil means nothing to do (set by instances.go).
+	onGroupChanged func(ctx context.Context, account, region, groupID string)
+	// amis is the built-in AMIs' state (images.go).
+	amis amiCatalog
 }
 
 // New returns the EC2 service. Each resource family registers its
@@ -45,6 +58,7 @@ func New(opts Options) (*service.Service, error) {
 	e := &EC2{store: opts.Store, regions: opts.Regions, host: opts.Host}
 	e.registerRegions(svc)
 	e.registerKeyPairs(svc)
+	e.registerCatalog(svc)
 	svc.OnReset(func(ctx context.Context) error { return service.DeleteKinds(ctx, e.store, e.kinds...) })
 	return svc, nil
 }
