@@ -14,6 +14,7 @@ import (
 
 	"github.com/nimbus-dev/nimbus/internal/awserr"
 	"github.com/nimbus-dev/nimbus/internal/awsmodel"
+	"github.com/nimbus-dev/nimbus/internal/protocol/protocoltest"
 )
 
 // TestDecodeSDKRequests sends requests through the SDK's serializers and
@@ -78,7 +79,7 @@ func TestDecodeSDKRequests(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var got map[string]any
-			client := cloudwatchlogs.NewFromConfig(sdkConfig(t, "logs", capture(&got, nil)))
+			client := cloudwatchlogs.NewFromConfig(protocoltest.SDKConfig(t, New, "logs", protocoltest.Capture(&got, nil)))
 			if err := tc.call(context.Background(), client); err != nil {
 				t.Fatalf("SDK call: %v", err)
 			}
@@ -98,7 +99,7 @@ func TestEncodeGetLogEvents(t *testing.T) {
 		},
 		"nextForwardToken": "f/1", "nextBackwardToken": nil,
 	}
-	got, err := cloudwatchlogs.NewFromConfig(sdkConfig(t, "logs", answer(out))).GetLogEvents(context.Background(),
+	got, err := cloudwatchlogs.NewFromConfig(protocoltest.SDKConfig(t, New, "logs", protocoltest.Answer(out))).GetLogEvents(context.Background(),
 		&cloudwatchlogs.GetLogEventsInput{LogGroupName: aws.String("g"), LogStreamName: aws.String("s")})
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +134,7 @@ func TestErrorEnvelopes(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			fail := func(*awsmodel.Operation, map[string]any) (map[string]any, error) { return nil, tc.err }
-			_, err := cloudwatchlogs.NewFromConfig(sdkConfig(t, "logs", fail)).CreateLogGroup(context.Background(), &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String("g")})
+			_, err := cloudwatchlogs.NewFromConfig(protocoltest.SDKConfig(t, New, "logs", fail)).CreateLogGroup(context.Background(), &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String("g")})
 			var apiErr smithy.APIError
 			if !errors.As(err, &apiErr) {
 				t.Fatalf("error %v is not an API error", err)
@@ -143,7 +144,7 @@ func TestErrorEnvelopes(t *testing.T) {
 				t.Errorf("got %s %q, want %s %q", apiErr.ErrorCode(), apiErr.ErrorMessage(), tc.wantCode, want.Message)
 			}
 			var respErr *awshttp.ResponseError
-			if !errors.As(err, &respErr) || respErr.HTTPStatusCode() != tc.wantStatus || respErr.ServiceRequestID() != testRequestID {
+			if !errors.As(err, &respErr) || respErr.HTTPStatusCode() != tc.wantStatus || respErr.ServiceRequestID() != protocoltest.RequestID {
 				t.Errorf("status/request id: %v, want %d", err, tc.wantStatus)
 			}
 			if tc.wantCode == "ResourceAlreadyExistsException" {

@@ -7,35 +7,11 @@ import (
 	"testing"
 
 	"github.com/nimbus-dev/nimbus/internal/awsmodel"
+	"github.com/nimbus-dev/nimbus/internal/protocol/protocoltest"
 )
 
-// discardWriter is a ResponseWriter that keeps only its header map, so the
-// benchmarks measure the codec rather than a recorder.
-type discardWriter struct{ h http.Header }
-
-func (w *discardWriter) Header() http.Header         { return w.h }
-func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (w *discardWriter) WriteHeader(int)             {}
-
 func benchmarkRoundTrip(b *testing.B, service, form string, out map[string]any) {
-	c := New(awsmodel.MustLoad(service))
-	body := []byte(form)
-	r := httptest.NewRequest(http.MethodPost, "/", nil)
-	w := &discardWriter{h: http.Header{}}
-	b.ReportAllocs()
-	for b.Loop() {
-		op, err := c.Resolve(r, body)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := c.Decode(r, body, op); err != nil {
-			b.Fatal(err)
-		}
-		clear(w.h)
-		if err := c.Encode(w, op, out, "11111111-2222-3333-4444-555555555555"); err != nil {
-			b.Fatal(err)
-		}
-	}
+	protocoltest.BenchmarkRoundTrip(b, New(awsmodel.MustLoad(service)), httptest.NewRequest(http.MethodPost, "/", nil), []byte(form), out)
 }
 
 func BenchmarkSTSGetCallerIdentity(b *testing.B) {

@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/nimbus-dev/nimbus/internal/protocol/protocoltest"
 )
 
 // TestDecodeSDKRequests sends requests through the SDK's serializers and
@@ -126,7 +128,7 @@ func TestDecodeSDKRequests(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var got map[string]any
-			if err := tc.call(context.Background(), sdkConfig(t, tc.service, capture(&got, nil))); err != nil {
+			if err := tc.call(context.Background(), protocoltest.SDKConfig(t, New, tc.service, protocoltest.Capture(&got, nil))); err != nil {
 				t.Fatalf("SDK call: %v", err)
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {

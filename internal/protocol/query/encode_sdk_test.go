@@ -20,6 +20,7 @@ import (
 
 	"github.com/nimbus-dev/nimbus/internal/awserr"
 	"github.com/nimbus-dev/nimbus/internal/awsmodel"
+	"github.com/nimbus-dev/nimbus/internal/protocol/protocoltest"
 )
 
 func TestEncodeEC2DescribeInstances(t *testing.T) {
@@ -42,7 +43,7 @@ func TestEncodeEC2DescribeInstances(t *testing.T) {
 			}},
 		}},
 	}
-	got, err := ec2.NewFromConfig(sdkConfig(t, "ec2", answer(out))).DescribeInstances(context.Background(), &ec2.DescribeInstancesInput{})
+	got, err := ec2.NewFromConfig(protocoltest.SDKConfig(t, New, "ec2", protocoltest.Answer(out))).DescribeInstances(context.Background(), &ec2.DescribeInstancesInput{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +77,7 @@ func TestEncodeEC2DescribeRegions(t *testing.T) {
 		map[string]any{"RegionName": "us-east-1", "Endpoint": "ec2.us-east-1.amazonaws.com", "OptInStatus": "opt-in-not-required"},
 		map[string]any{"RegionName": "eu-west-1", "Endpoint": "ec2.eu-west-1.amazonaws.com"},
 	}}
-	got, err := ec2.NewFromConfig(sdkConfig(t, "ec2", answer(out))).DescribeRegions(context.Background(), &ec2.DescribeRegionsInput{})
+	got, err := ec2.NewFromConfig(protocoltest.SDKConfig(t, New, "ec2", protocoltest.Answer(out))).DescribeRegions(context.Background(), &ec2.DescribeRegionsInput{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +95,7 @@ func TestEncodeEC2DescribeRegions(t *testing.T) {
 
 func TestEncodeSTSGetCallerIdentity(t *testing.T) {
 	out := map[string]any{"Account": "000000000000", "Arn": "arn:aws:iam::000000000000:root", "UserId": "000000000000"}
-	got, err := sts.NewFromConfig(sdkConfig(t, "sts", answer(out))).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+	got, err := sts.NewFromConfig(protocoltest.SDKConfig(t, New, "sts", protocoltest.Answer(out))).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +114,7 @@ func TestEncodeIAMListUsers(t *testing.T) {
 		},
 		"IsTruncated": true, "Marker": "m2",
 	}
-	got, err := iam.NewFromConfig(sdkConfig(t, "iam", answer(out))).ListUsers(context.Background(), &iam.ListUsersInput{})
+	got, err := iam.NewFromConfig(protocoltest.SDKConfig(t, New, "iam", protocoltest.Answer(out))).ListUsers(context.Background(), &iam.ListUsersInput{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +152,7 @@ func TestErrorEnvelopes(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			fail := func(*awsmodel.Operation, map[string]any) (map[string]any, error) { return nil, tc.err }
-			cfg := sdkConfig(t, tc.service, fail)
+			cfg := protocoltest.SDKConfig(t, New, tc.service, fail)
 			var err error
 			switch tc.service {
 			case "ec2":
@@ -173,7 +174,7 @@ func TestErrorEnvelopes(t *testing.T) {
 			if !errors.As(err, &respErr) || respErr.HTTPStatusCode() != tc.wantStatus {
 				t.Errorf("status: %v, want %d", err, tc.wantStatus)
 			}
-			if respErr != nil && respErr.ServiceRequestID() != testRequestID {
+			if respErr != nil && respErr.ServiceRequestID() != protocoltest.RequestID {
 				t.Errorf("request id %q", respErr.ServiceRequestID())
 			}
 		})
