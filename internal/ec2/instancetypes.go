@@ -476,7 +476,9 @@ func (e *EC2) describeInstanceTypeOfferings(ctx context.Context, in *describeIns
 			}
 		}
 	}
-	page, next, err := paginate(matched, in.MaxResults, in.NextToken, func(o instanceTypeOffering) string { return o.Location + "/" + o.InstanceType })
+	offeringKey := func(o instanceTypeOffering) string { return o.Location + "/" + o.InstanceType }
+	sortByKey(matched, offeringKey)
+	page, next, err := paginate(matched, in.MaxResults, in.NextToken, offeringKey)
 	if err != nil {
 		return nil, err
 	}
@@ -539,4 +541,9 @@ func (e *EC2) registerCatalog(svc *service.Service) {
 	e.registerTags(svc)
 	e.registerImages(svc)
 	e.registerSecurityGroups(svc)
+}
+
+// sortByKey sorts items by a string key, the order paginate needs.
+func sortByKey[T any](items []T, key func(T) string) {
+	sort.Slice(items, func(i, j int) bool { return key(items[i]) < key(items[j]) })
 }
