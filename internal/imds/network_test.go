@@ -1,0 +1,189 @@
+package imds
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"math/big"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nimbus-dev/nimbus/internal/network"
+)
+
+// requireNetworkHost skips unless this host can build a test bridge and
+// network namespaces, as network.Manager needs.
+func requireNetworkHost(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: creates a bridge, network namespaces and nftables rules")
+	}
+	for _, bin := range []string{"nsenter", "busybox", "nft"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("needs %s on PATH (busybox: apt-get install busybox-static)", bin)
+		}
+	}
+	for _, plugin := range []string{"bridge", "host-local", "loopback"} {
+		found := false
+		for _, dir := range network.DefaultPluginDirs {
+			if _, err := os.Stat(filepath.Join(dir, plugin)); err == nil {
+				found = true
+			}
+		}
+		if !found {
+			t.Skipf("needs the CNI %s plugin in one of %v (apt-get install containernetworking-plugins)", plugin, network.DefaultPluginDirs)
+		}
+	}
+}
+
+func randomHex(t *testing.T, n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+func randomInt(t *testing.T, limit int64) int64 {
+	v, err := rand.Int(rand.Reader, big.NewInt(limit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v.Int64()
+}
+
+// inNetNS runs a command inside the network namespace at path.
+func inNetNS(ctx context.Context, path string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "nsenter", append([]string{"--net=" + path}, args...)...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("%s: %w: %s", strings.Join(args, " "), err, out)
+	}
+	return string(out), nil
+}
+
+// TestThroughNetworkLayer serves the handler through network.MetadataServer
+// on a private test bridge and asks 169.254.169.254 from inside two
+// sandbox namespaces, as code in an instance would.
+func TestThroughNetworkLayer(t *testing.T) {
+	requireNetworkHost(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	name := "nbi" + randomHex(t, 3)
+	// 10.250.0.0/16-10.254.0.0/16: apart from the default network and from
+	// the network package's own tests.
+	subnet := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(250 + randomInt(t, 5)), byte(randomInt(t, 256)), 0}), 24)
+	m, err := network.NewManager(ctx, network.Options{
+		StateDir:     t.TempDir(),
+		NetNSDir:     t.TempDir(),
+		TableName:    name,
+		MetadataPort: int(20000 + randomInt(t, 20000)),
+		Networks:     []network.Network{{Name: name, Subnet: subnet}},
+	})
+	if err != nil {
+		t.Fatalf("network manager: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := m.Teardown(ctx); err != nil {
+			t.Errorf("network teardown: %v", err)
+		}
+	})
+
+	lookup := &fakeLookup{instances: map[string]*Instance{}}
+	srv := network.NewMetadataServer(m, New(lookup))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Close(ctx); err != nil {
+			t.Errorf("close metadata server: %v", err)
+		}
+	})
+	if err := srv.Listen(ctx, name); err != nil {
+		t.Fatalf("metadata listen: %v", err)
+	}
+
+	type box struct {
+		id, netns string
+		in        *Instance
+	}
+	var boxes []box
+	for i, tokens := range []string{HTTPTokensOptional, HTTPTokensRequired} {
+		id := fmt.Sprintf("sb-imds%d-%s", i, randomHex(t, 3))
+		a, err := m.Attach(ctx, id, name, network.AttachOptions{})
+		if err != nil {
+			t.Fatalf("attach %s: %v", id, err)
+		}
+		in := sampleInstance()
+		in.InstanceID = fmt.Sprintf("i-%017x", randomInt(t, 1<<60))
+		in.PrivateIP = netip.MustParseAddr(a.IP)
+		in.Options.HTTPTokens = tokens
+		lookup.mu.Lock()
+		lookup.instances[id] = in
+		lookup.mu.Unlock()
+		boxes = append(boxes, box{id: id, netns: a.NetNSPath, in: in})
+	}
+	optional, required := boxes[0], boxes[1]
+
+	wget := func(b box, path string, headers ...string) (string, error) {
+		args := []string{"busybox", "wget", "-q", "-O", "-"}
+		for _, h := range headers {
+			args = append(args, "--header", h)
+		}
+		return inNetNS(ctx, b.netns, append(args, "http://169.254.169.254"+path)...)
+	}
+
+	// IMDSv1 from the optional instance: each sandbox sees its own instance.
+	for path, want := range map[string]string{
+		"/latest/meta-data/instance-id": optional.in.InstanceID,
+		"/latest/meta-data/local-ipv4":  optional.in.PrivateIP.String(),
+		"/latest/user-data":             string(optional.in.UserData),
+	} {
+		got, err := wget(optional, path)
+		if err != nil || got != want {
+			t.Errorf("GET %s from %s: %q, %v; want %q", path, optional.id, got, err, want)
+		}
+	}
+	// Tokens required: IMDSv1 is refused.
+	if got, err := wget(required, "/latest/meta-data/instance-id"); err == nil || !strings.Contains(got, "401") {
+		t.Errorf("IMDSv1 GET with tokens required: %q, %v; want 401", got, err)
+	}
+
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Skip("the IMDSv2 PUT needs curl (busybox wget cannot PUT); token flow covered by TestTokenFlow through httptest only")
+	}
+	putToken := func(b box) string {
+		t.Helper()
+		out, err := inNetNS(ctx, b.netns, curl, "-sS", "--fail", "-X", "PUT",
+			"-H", HeaderTokenTTL+": 60", "http://169.254.169.254/latest/api/token")
+		if err != nil || out == "" {
+			t.Fatalf("PUT token from %s: %q, %v", b.id, out, err)
+		}
+		return out
+	}
+	token := putToken(required)
+	got, err := wget(required, "/latest/meta-data/instance-id", HeaderToken+": "+token)
+	if err != nil || got != required.in.InstanceID {
+		t.Errorf("IMDSv2 GET: %q, %v; want %q", got, err, required.in.InstanceID)
+	}
+	// The token is bound to the instance that asked for it.
+	if got, err := wget(optional, "/latest/meta-data/instance-id", HeaderToken+": "+token); err == nil || !strings.Contains(got, "401") {
+		t.Errorf("another instance's token: %q, %v; want 401", got, err)
+	}
+	// A proxied PUT is refused.
+	out, err := inNetNS(ctx, optional.netns, curl, "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT",
+		"-H", HeaderTokenTTL+": 60", "-H", "X-Forwarded-For: 192.0.2.1", "http://169.254.169.254/latest/api/token")
+	if err != nil || out != "403" {
+		t.Errorf("PUT with X-Forwarded-For: %q, %v; want 403", out, err)
+	}
+}
