@@ -2,26 +2,17 @@ package rest
 
 import (
 	"errors"
-	"net/http"
 	"reflect"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/batch"
 	batchtypes "github.com/aws/aws-sdk-go-v2/service/batch/types"
+
 	"github.com/nimbus-dev/nimbus/internal/awserr"
 	"github.com/nimbus-dev/nimbus/internal/awsmodel"
+	"github.com/nimbus-dev/nimbus/internal/protocol/protocoltest"
 )
-
-func newBatchClient(ct *codecTransport) *batch.Client {
-	return batch.New(batch.Options{
-		Region:       "us-east-1",
-		Credentials:  testCredentials(),
-		BaseEndpoint: aws.String("http://127.0.0.1:4566"),
-		HTTPClient:   &http.Client{Transport: ct},
-		Retryer:      aws.NopRetryer{},
-	})
-}
 
 func TestBatchSubmitJobRoundTrip(t *testing.T) {
 	ct := newTransport(t, "batch", func(op *awsmodel.Operation, in map[string]any) (map[string]any, *awserr.Error) {
@@ -31,7 +22,7 @@ func TestBatchSubmitJobRoundTrip(t *testing.T) {
 			"jobId":   "6e3f",
 		}, nil
 	})
-	out, err := newBatchClient(ct).SubmitJob(ctx, &batch.SubmitJobInput{
+	out, err := batch.NewFromConfig(protocoltest.ClientConfig(ct)).SubmitJob(ctx, &batch.SubmitJobInput{
 		JobName:         aws.String("render"),
 		JobQueue:        aws.String("queue-1"),
 		JobDefinition:   aws.String("render-def:3"),
@@ -103,7 +94,7 @@ func TestBatchDescribeJobsNestedAttempts(t *testing.T) {
 			"arrayProperties": map[string]any{"statusSummary": map[string]any{"SUCCEEDED": 9, "FAILED": 1}, "size": 10},
 		}}}, nil
 	})
-	out, err := newBatchClient(ct).DescribeJobs(ctx, &batch.DescribeJobsInput{Jobs: []string{"6e3f"}})
+	out, err := batch.NewFromConfig(protocoltest.ClientConfig(ct)).DescribeJobs(ctx, &batch.DescribeJobsInput{Jobs: []string{"6e3f"}})
 	if err != nil {
 		t.Fatalf("DescribeJobs: %v", err)
 	}
@@ -127,7 +118,7 @@ func TestBatchClientException(t *testing.T) {
 	ct := newTransport(t, "batch", func(op *awsmodel.Operation, in map[string]any) (map[string]any, *awserr.Error) {
 		return nil, &awserr.Error{Kind: awserr.Validation, Code: "ClientException", Message: "JobQueue queue-9 not found"}
 	})
-	_, err := newBatchClient(ct).SubmitJob(ctx, &batch.SubmitJobInput{
+	_, err := batch.NewFromConfig(protocoltest.ClientConfig(ct)).SubmitJob(ctx, &batch.SubmitJobInput{
 		JobName: aws.String("j"), JobQueue: aws.String("queue-9"), JobDefinition: aws.String("d"),
 	})
 	var ce *batchtypes.ClientException

@@ -13,19 +13,11 @@ import (
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
 	"github.com/nimbus-dev/nimbus/internal/awserr"
 	"github.com/nimbus-dev/nimbus/internal/awsmodel"
+	"github.com/nimbus-dev/nimbus/internal/protocol/protocoltest"
 )
-
-func newLambdaClient(ct *codecTransport) *lambda.Client {
-	return lambda.New(lambda.Options{
-		Region:       "us-east-1",
-		Credentials:  testCredentials(),
-		BaseEndpoint: aws.String("http://127.0.0.1:4566"),
-		HTTPClient:   &http.Client{Transport: ct},
-		Retryer:      aws.NopRetryer{},
-	})
-}
 
 func TestLambdaCreateFunctionRoundTrip(t *testing.T) {
 	modified := "2024-05-01T10:11:12.000+0000"
@@ -43,7 +35,7 @@ func TestLambdaCreateFunctionRoundTrip(t *testing.T) {
 		}, nil
 	})
 	zip := []byte("PK\x03\x04 not really a zip \x00\xff")
-	out, err := newLambdaClient(ct).CreateFunction(ctx, &lambda.CreateFunctionInput{
+	out, err := lambda.NewFromConfig(protocoltest.ClientConfig(ct)).CreateFunction(ctx, &lambda.CreateFunctionInput{
 		FunctionName: aws.String("hello"),
 		Runtime:      lambdatypes.RuntimePython312,
 		Role:         aws.String("arn:aws:iam::000000000000:role/lambda"),
@@ -98,7 +90,7 @@ func TestLambdaInvokeRoundTrip(t *testing.T) {
 		}, nil
 	})
 	payload := []byte(`{"name":"world","n":[1,2,3]}`)
-	out, err := newLambdaClient(ct).Invoke(ctx, &lambda.InvokeInput{
+	out, err := lambda.NewFromConfig(protocoltest.ClientConfig(ct)).Invoke(ctx, &lambda.InvokeInput{
 		FunctionName:   aws.String("arn:aws:lambda:us-east-1:000000000000:function:hello"),
 		Payload:        payload,
 		InvocationType: lambdatypes.InvocationTypeRequestResponse,
@@ -134,7 +126,7 @@ func TestLambdaInvokeAsyncStatus(t *testing.T) {
 	ct := newTransport(t, "lambda", func(op *awsmodel.Operation, in map[string]any) (map[string]any, *awserr.Error) {
 		return map[string]any{"StatusCode": int64(202)}, nil
 	})
-	out, err := newLambdaClient(ct).Invoke(ctx, &lambda.InvokeInput{
+	out, err := lambda.NewFromConfig(protocoltest.ClientConfig(ct)).Invoke(ctx, &lambda.InvokeInput{
 		FunctionName:   aws.String("hello"),
 		InvocationType: lambdatypes.InvocationTypeEvent,
 	})
@@ -166,7 +158,7 @@ func TestLambdaListAndGetFunction(t *testing.T) {
 		}
 		return nil, &awserr.Error{Kind: awserr.NotImplemented}
 	})
-	client := newLambdaClient(ct)
+	client := lambda.NewFromConfig(protocoltest.ClientConfig(ct))
 	list, err := client.ListFunctions(ctx, &lambda.ListFunctionsInput{Marker: aws.String("m/1=2"), MaxItems: aws.Int32(5)})
 	if err != nil {
 		t.Fatalf("ListFunctions: %v", err)
@@ -260,7 +252,7 @@ func TestLambdaErrors(t *testing.T) {
 			ct := newTransport(t, "lambda", func(*awsmodel.Operation, map[string]any) (map[string]any, *awserr.Error) {
 				return nil, tc.err
 			})
-			_, err := newLambdaClient(ct).GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("nope")})
+			_, err := lambda.NewFromConfig(protocoltest.ClientConfig(ct)).GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("nope")})
 			if err == nil {
 				t.Fatal("GetFunction succeeded, want an error")
 			}
