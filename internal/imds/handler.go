@@ -237,7 +237,7 @@ func (h *Handler) serveTree(w http.ResponseWriter, r *http.Request, in *Instance
 		writeText(w, n.list())
 		return
 	}
-	body, err := n.value(r.Context())
+	body, err := n.read(r.Context())
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			writeError(w, http.StatusNotFound)

@@ -17,20 +17,33 @@ type node struct {
 	// listing replaces the generated listing where EC2 lists something other
 	// than the child names (public-keys/ lists "0=name").
 	listing []string
-	value   func(ctx context.Context) ([]byte, error)
+	// subdir builds a directory on first use, so a request for one leaf
+	// does not build every subtree beside it.
+	subdir func() *node
+	// A leaf is either static or computed by value (role credentials).
+	static []byte
+	value  func(ctx context.Context) ([]byte, error)
 	// contentType of a leaf; text/plain when empty.
 	contentType string
 }
 
 func dir(children map[string]*node) *node { return &node{children: children} }
 
-func text(s string) *node {
-	return &node{value: func(context.Context) ([]byte, error) { return []byte(s), nil }}
-}
+func lazyDir(build func() *node) *node { return &node{subdir: build} }
+
+func text(s string) *node { return &node{static: []byte(s)} }
 
 func lines(items []string) *node { return text(strings.Join(items, "\n")) }
 
-func (n *node) isDir() bool { return n.children != nil }
+func (n *node) isDir() bool { return n.children != nil || n.subdir != nil }
+
+// read returns a leaf's content.
+func (n *node) read(ctx context.Context) ([]byte, error) {
+	if n.value != nil {
+		return n.value(ctx)
+	}
+	return n.static, nil
+}
 
 // list renders a directory as EC2 does: one entry a line, sorted,
 // sub-directories with a trailing slash, no final newline.
@@ -63,6 +76,9 @@ func (n *node) walk(segments []string) *node {
 			return nil
 		}
 		n = next
+		if n.subdir != nil {
+			n = n.subdir()
+		}
 	}
 	return n
 }
@@ -73,48 +89,58 @@ func metaDataTree(in *Instance) *node {
 		"ami-id":               text(in.ImageID),
 		"ami-launch-index":     text(strconv.Itoa(in.LaunchIndex)),
 		"ami-manifest-path":    text("(unknown)"), // what EC2 shows for EBS-backed AMIs
-		"block-device-mapping": blockDeviceMapping(in),
-		"events": dir(map[string]*node{"maintenance": dir(map[string]*node{
-			"history":   text("[]"),
-			"scheduled": text("[]"),
-		})}),
-		"hostname":            text(in.hostname()),
-		"instance-action":     text("none"),
-		"instance-id":         text(in.InstanceID),
-		"instance-life-cycle": text(in.lifecycle()),
-		"instance-type":       text(in.InstanceType),
-		"local-hostname":      text(in.hostname()),
-		"mac":                 text(in.mac()),
-		"network":             networkTree(in),
-		"placement":           placement(in),
-		"profile":             text("default-hvm"),
-		"reservation-id":      text(in.ReservationID),
-		"security-groups":     lines(groupNames(in.SecurityGroups)),
-		"services": dir(map[string]*node{
-			"domain":    text(domainFor(in.Region)),
-			"partition": text(partitionFor(in.Region)),
-		}),
+		"block-device-mapping": lazyDir(func() *node { return blockDeviceMapping(in) }),
+		"events":               lazyDir(events),
+		"hostname":             text(in.hostname()),
+		"instance-action":      text("none"),
+		"instance-id":          text(in.InstanceID),
+		"instance-life-cycle":  text(in.lifecycle()),
+		"instance-type":        text(in.InstanceType),
+		"local-hostname":       text(in.hostname()),
+		"mac":                  text(in.mac()),
+		"network":              lazyDir(func() *node { return networkTree(in) }),
+		"placement":            lazyDir(func() *node { return placement(in) }),
+		"profile":              text("default-hvm"),
+		"reservation-id":       text(in.ReservationID),
+		"security-groups":      lines(groupNames(in.SecurityGroups)),
+		"services":             lazyDir(func() *node { return services(in.Region) }),
 	}
 	if in.PrivateIP.IsValid() {
 		root["local-ipv4"] = text(in.PrivateIP.String())
 	}
 	if len(in.PublicKeys) > 0 {
-		root["public-keys"] = publicKeys(in.PublicKeys)
+		root["public-keys"] = lazyDir(func() *node { return publicKeys(in.PublicKeys) })
 	}
 	if in.SpotAction != nil {
-		root["spot"] = spot(in.SpotAction)
+		root["spot"] = lazyDir(func() *node { return spot(in.SpotAction) })
 	}
 	if in.IAM != nil {
-		root["iam"] = iam(in.IAM)
+		root["iam"] = lazyDir(func() *node { return iam(in.IAM) })
 	}
 	if in.Options.InstanceMetadataTags {
-		tags := make(map[string]*node, len(in.Tags))
-		for k, v := range in.Tags {
-			tags[k] = text(v)
-		}
-		root["tags"] = dir(map[string]*node{"instance": dir(tags)})
+		root["tags"] = lazyDir(func() *node {
+			tags := make(map[string]*node, len(in.Tags))
+			for k, v := range in.Tags {
+				tags[k] = text(v)
+			}
+			return dir(map[string]*node{"instance": dir(tags)})
+		})
 	}
 	return dir(root)
+}
+
+func events() *node {
+	return dir(map[string]*node{"maintenance": dir(map[string]*node{
+		"history":   text("[]"),
+		"scheduled": text("[]"),
+	})})
+}
+
+func services(region string) *node {
+	return dir(map[string]*node{
+		"domain":    text(domainFor(region)),
+		"partition": text(partitionFor(region)),
+	})
 }
 
 func blockDeviceMapping(in *Instance) *node {
