@@ -14,7 +14,7 @@ import (
 
 	"github.com/nimbus-dev/nimbus/internal/awserr"
 	"github.com/nimbus-dev/nimbus/internal/awsmodel"
-	"github.com/nimbus-dev/nimbus/internal/protocol/xmlshape"
+	"github.com/nimbus-dev/nimbus/internal/protocol/wire"
 )
 
 // Decode reads the JSON body into the operation's input document. An empty
@@ -225,7 +225,7 @@ func decodeValue(raw any, ref *awsmodel.Ref, at *location, errs *validationError
 				delete(obj, k)
 				continue
 			}
-			if msg := xmlshape.Violation(sh.Key.Shape, k); msg != "" {
+			if msg := wire.Violation(sh.Key.Shape, k); msg != "" {
 				errs.add(fmt.Sprintf("Value '%s' at '%s' failed to satisfy constraint: Map keys must satisfy constraint: [%s]", k, at, msg), false)
 			}
 			iv := decodeValue(item, sh.Value, &location{parent: at, seg: k}, errs)
@@ -286,8 +286,8 @@ func decodeValue(raw any, ref *awsmodel.Ref, at *location, errs *validationError
 	default:
 		return plain(raw)
 	}
-	if msg := xmlshape.Violation(sh, v); msg != "" {
-		errs.add(fmt.Sprintf("Value %s at '%s' failed to satisfy constraint: %s", xmlshape.Quote(v), at, msg), false)
+	if msg := wire.Violation(sh, v); msg != "" {
+		errs.add(fmt.Sprintf("Value %s at '%s' failed to satisfy constraint: %s", wire.Quote(v), at, msg), false)
 	}
 	return v
 }
@@ -320,11 +320,11 @@ func decodeTimestamp(raw any, ref *awsmodel.Ref, at *location, errs *validationE
 	case json.Number:
 		f, err := x.Float64()
 		if err == nil && math.Abs(f) < 1e13 {
-			t, _ := xmlshape.ParseTimestamp(x.String(), xmlshape.UnixTimestamp)
+			t, _ := wire.ParseTimestamp(x.String(), wire.UnixTimestamp)
 			return t
 		}
 	case string:
-		if t, err := xmlshape.ParseTimestamp(x, xmlshape.TimestampFormat(ref, xmlshape.UnixTimestamp)); err == nil {
+		if t, err := wire.ParseTimestamp(x, wire.TimestampFormat(ref, wire.UnixTimestamp)); err == nil {
 			return t
 		}
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/nimbus-dev/nimbus/internal/awserr"
 	"github.com/nimbus-dev/nimbus/internal/awsmodel"
-	"github.com/nimbus-dev/nimbus/internal/protocol/xmlshape"
+	"github.com/nimbus-dev/nimbus/internal/protocol/wire"
 )
 
 // buffers recycles response bodies between requests.
@@ -96,7 +96,7 @@ func appendStructure(dst []byte, sh *awsmodel.Shape, doc map[string]any) ([]byte
 	// Some keys differ from member names in case (or name nothing): start
 	// over from the canonical document. Rare, so the common path never
 	// iterates the map.
-	dst, _, err = appendMembersExact(dst[:start], sh, xmlshape.CanonicalMembers(sh, doc))
+	dst, _, err = appendMembersExact(dst[:start], sh, wire.CanonicalMembers(sh, doc))
 	return dst, err
 }
 
@@ -112,7 +112,7 @@ func appendMembersExact(dst []byte, sh *awsmodel.Shape, doc map[string]any) ([]b
 			continue
 		}
 		matched++
-		if xmlshape.IsNil(v) {
+		if wire.IsNil(v) {
 			continue
 		}
 		if !first {
@@ -139,20 +139,20 @@ func appendValue(dst []byte, ref *awsmodel.Ref, v any) ([]byte, error) {
 		if sh.Document {
 			return appendJSON(dst, v)
 		}
-		doc, ok := xmlshape.Fields(v)
+		doc, ok := wire.Fields(v)
 		if !ok {
 			break
 		}
 		return appendStructure(dst, sh, doc)
 	case "list":
-		items, ok := xmlshape.Items(v)
+		items, ok := wire.Items(v)
 		if !ok {
 			break
 		}
 		dst = append(dst, '[')
 		first := true
 		for i, item := range items {
-			if xmlshape.IsNil(item) {
+			if wire.IsNil(item) {
 				continue
 			}
 			if !first {
@@ -166,13 +166,13 @@ func appendValue(dst []byte, ref *awsmodel.Ref, v any) ([]byte, error) {
 		}
 		return append(dst, ']'), nil
 	case "map":
-		entries, ok := xmlshape.Fields(v)
+		entries, ok := wire.Fields(v)
 		if !ok {
 			break
 		}
 		keys := make([]string, 0, len(entries))
 		for k, e := range entries {
-			if !xmlshape.IsNil(e) {
+			if !wire.IsNil(e) {
 				keys = append(keys, k)
 			}
 		}
@@ -191,34 +191,34 @@ func appendValue(dst []byte, ref *awsmodel.Ref, v any) ([]byte, error) {
 		}
 		return append(dst, '}'), nil
 	case "string":
-		if s, ok := xmlshape.Text(v); ok {
+		if s, ok := wire.Text(v); ok {
 			return appendString(dst, s), nil
 		}
 	case "integer", "long", "short", "byte":
-		if i, ok := xmlshape.Int64(v); ok {
+		if i, ok := wire.Int64(v); ok {
 			return strconv.AppendInt(dst, i, 10), nil
 		}
 	case "float", "double":
-		if f, ok := xmlshape.Float64(v); ok {
+		if f, ok := wire.Float64(v); ok {
 			if math.IsNaN(f) || math.IsInf(f, 0) {
-				return appendString(dst, xmlshape.FormatFloat(f)), nil
+				return appendString(dst, wire.FormatFloat(f)), nil
 			}
 			return strconv.AppendFloat(dst, f, 'g', -1, 64), nil
 		}
 	case "boolean":
-		if b, ok := xmlshape.Bool(v); ok {
+		if b, ok := wire.Bool(v); ok {
 			return strconv.AppendBool(dst, b), nil
 		}
 	case "timestamp":
-		if t, ok := xmlshape.Time(v); ok {
-			format := xmlshape.TimestampFormat(ref, xmlshape.UnixTimestamp)
-			if format == xmlshape.UnixTimestamp {
-				return append(dst, xmlshape.FormatEpoch(t)...), nil
+		if t, ok := wire.Time(v); ok {
+			format := wire.TimestampFormat(ref, wire.UnixTimestamp)
+			if format == wire.UnixTimestamp {
+				return append(dst, wire.FormatEpoch(t)...), nil
 			}
-			return appendString(dst, xmlshape.FormatTimestamp(t, format)), nil
+			return appendString(dst, wire.FormatTimestamp(t, format)), nil
 		}
 	case "blob":
-		if s, ok := xmlshape.Base64(v); ok {
+		if s, ok := wire.Base64(v); ok {
 			return appendString(dst, s), nil
 		}
 	default:

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nimbus-dev/nimbus/internal/awserr"
 	"github.com/nimbus-dev/nimbus/internal/awsmodel"
+	"github.com/nimbus-dev/nimbus/internal/protocol/wire"
 	"github.com/nimbus-dev/nimbus/internal/protocol/xmlshape"
 )
 
@@ -120,7 +121,7 @@ func (c *codec) decodeValue(p *param, ref *awsmodel.Ref, key, path string) (any,
 	if !p.hasValue {
 		return nil, awserr.Validationf("Invalid value for %s: a %s is expected, not a structure", c.errName(key, path), sh.Type)
 	}
-	v, err := xmlshape.ParseScalar(ref, p.value, xmlshape.ISO8601, c.errName(key, path))
+	v, err := xmlshape.ParseScalar(ref, p.value, wire.ISO8601, c.errName(key, path))
 	if err != nil {
 		return nil, err
 	}
@@ -234,8 +235,8 @@ func indexed(p *param, key string) ([]string, error) {
 }
 
 func checked(ref *awsmodel.Ref, v any, name string) (any, error) {
-	if msg := xmlshape.Violation(ref.Shape, v); msg != "" {
-		return nil, awserr.Validationf("1 validation error detected: Value %s at '%s' failed to satisfy constraint: %s", xmlshape.Quote(v), name, msg)
+	if msg := wire.Violation(ref.Shape, v); msg != "" {
+		return nil, awserr.Validationf("1 validation error detected: Value %s at '%s' failed to satisfy constraint: %s", wire.Quote(v), name, msg)
 	}
 	return v, nil
 }

@@ -21,6 +21,14 @@
 // produce through encoding/json: member names matched ignoring case,
 // json.Number or any Go integer/float for numbers, RFC 3339 strings for
 // timestamps, base64 strings for blobs, nil values skipped.
+//
+// What every codec reads and checks the same way lives here too, so each
+// rule is written once: the lenient readers of handler documents (Int64,
+// Float64, Bool, Time, Text, Base64, Bytes, Items, Fields, IsNil,
+// CanonicalMembers), the model's timestamp formats, and Violation, the
+// enum, length and range constraints in AWS's wording. They sit in wire
+// rather than in a codec package because they follow from the document
+// conventions above and from the model, not from any one protocol.
 package wire
 
 import (

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nimbus-dev/nimbus/internal/awserr"
 	"github.com/nimbus-dev/nimbus/internal/awsmodel"
+	"github.com/nimbus-dev/nimbus/internal/protocol/wire"
 )
 
 // maxDepth bounds element nesting so a hostile body cannot exhaust the stack;
@@ -129,7 +130,7 @@ func (c Conventions) decodeValue(n *node, ref *awsmodel.Ref, path string) (any, 
 		}
 		return checked(ref, out, path)
 	}
-	return ParseScalar(ref, n.text.String(), ISO8601, path)
+	return ParseScalar(ref, n.text.String(), wire.ISO8601, path)
 }
 
 func (c Conventions) decodeEntry(e *node, sh *awsmodel.Shape, path string, out map[string]any) error {
@@ -165,7 +166,7 @@ func (c Conventions) decodeStructure(n *node, sh *awsmodel.Shape, path string) (
 			local := name[strings.IndexByte(name, ':')+1:]
 			for _, a := range n.attrs {
 				if a.Name.Local == local {
-					v, err := ParseScalar(ref, a.Value, ISO8601, path+"@"+name)
+					v, err := ParseScalar(ref, a.Value, wire.ISO8601, path+"@"+name)
 					if err != nil {
 						return nil, err
 					}
@@ -274,7 +275,7 @@ func ParseScalar(ref *awsmodel.Ref, text, defaultTime, path string) (any, error)
 			return nil, invalid(path, fmt.Sprintf("Invalid value '%s' for %s: not a boolean", text, path))
 		}
 	case "timestamp":
-		t, err := ParseTimestamp(text, TimestampFormat(ref, defaultTime))
+		t, err := wire.ParseTimestamp(text, wire.TimestampFormat(ref, defaultTime))
 		if err != nil {
 			return nil, invalid(path, fmt.Sprintf("Invalid value '%s' for %s: not a timestamp", text, path))
 		}
@@ -292,8 +293,8 @@ func ParseScalar(ref *awsmodel.Ref, text, defaultTime, path string) (any, error)
 }
 
 func checked(ref *awsmodel.Ref, v any, path string) (any, error) {
-	if msg := Violation(ref.Shape, v); msg != "" {
-		return nil, &awserr.Error{Kind: awserr.Validation, Message: fmt.Sprintf("1 validation error detected: Value %s at '%s' failed to satisfy constraint: %s", Quote(v), path, msg)}
+	if msg := wire.Violation(ref.Shape, v); msg != "" {
+		return nil, &awserr.Error{Kind: awserr.Validation, Message: fmt.Sprintf("1 validation error detected: Value %s at '%s' failed to satisfy constraint: %s", wire.Quote(v), path, msg)}
 	}
 	return v, nil
 }

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/nimbus-dev/nimbus/internal/awsmodel"
+	"github.com/nimbus-dev/nimbus/internal/protocol/wire"
 )
 
 // AppendMembers appends the elements of a structure document's members,
@@ -27,7 +28,7 @@ func (c Conventions) AppendMembers(dst []byte, sh *awsmodel.Shape, doc map[strin
 	// Some keys differ from member names in case (or name nothing): start
 	// over from the canonical document. Rare, so the common path never
 	// iterates the map.
-	dst, _, err = c.appendMembersExact(dst[:start], sh, CanonicalMembers(sh, doc))
+	dst, _, err = c.appendMembersExact(dst[:start], sh, wire.CanonicalMembers(sh, doc))
 	return dst, err
 }
 
@@ -42,7 +43,7 @@ func (c Conventions) appendMembersExact(dst []byte, sh *awsmodel.Shape, doc map[
 		}
 		matched++
 		ref := sh.Members[name]
-		if IsNil(v) || ref.Location != "" || ref.XMLAttribute {
+		if wire.IsNil(v) || ref.Location != "" || ref.XMLAttribute {
 			continue
 		}
 		var err error
@@ -57,7 +58,7 @@ func (c Conventions) appendMembersExact(dst []byte, sh *awsmodel.Shape, doc map[
 // shape, with the xmlns declaration of ref or its shape: an S3 body's root.
 // name is usually ElementName or RootName of the payload member.
 func (c Conventions) AppendElement(dst []byte, name string, ref *awsmodel.Ref, v any) ([]byte, error) {
-	if IsNil(v) {
+	if wire.IsNil(v) {
 		v = map[string]any{}
 	}
 	return c.appendValue(dst, name, ref, v)
@@ -99,7 +100,7 @@ func (c Conventions) appendValue(dst []byte, name string, ref *awsmodel.Ref, v a
 	case "map":
 		return c.appendMap(dst, name, ref, v)
 	}
-	text, err := scalarText(ref, v, ISO8601)
+	text, err := scalarText(ref, v, wire.ISO8601)
 	if err != nil {
 		return dst, fmt.Errorf("element %s: %w", name, err)
 	}
@@ -109,7 +110,7 @@ func (c Conventions) appendValue(dst []byte, name string, ref *awsmodel.Ref, v a
 }
 
 func (c Conventions) appendStructure(dst []byte, name string, ref *awsmodel.Ref, v any) ([]byte, error) {
-	doc, ok := Fields(v)
+	doc, ok := wire.Fields(v)
 	if !ok {
 		return dst, fmt.Errorf("element %s: structure value is %T, want a map", name, v)
 	}
@@ -120,8 +121,8 @@ func (c Conventions) appendStructure(dst []byte, name string, ref *awsmodel.Ref,
 		if !mref.XMLAttribute {
 			continue
 		}
-		if av, ok := memberValue(doc, m); ok && !IsNil(av) {
-			text, err := scalarText(mref, av, ISO8601)
+		if av, ok := memberValue(doc, m); ok && !wire.IsNil(av) {
+			text, err := scalarText(mref, av, wire.ISO8601)
 			if err != nil {
 				return dst, fmt.Errorf("attribute %s of %s: %w", ElementName(m, mref), name, err)
 			}
@@ -137,7 +138,7 @@ func (c Conventions) appendStructure(dst []byte, name string, ref *awsmodel.Ref,
 }
 
 func (c Conventions) appendList(dst []byte, name string, ref *awsmodel.Ref, v any) ([]byte, error) {
-	items, ok := Items(v)
+	items, ok := wire.Items(v)
 	if !ok {
 		return dst, fmt.Errorf("element %s: list value is %T, want a slice", name, v)
 	}
@@ -148,7 +149,7 @@ func (c Conventions) appendList(dst []byte, name string, ref *awsmodel.Ref, v an
 	if ref.Flattened || ref.Shape.Flattened {
 		var err error
 		for i, item := range items {
-			if IsNil(item) {
+			if wire.IsNil(item) {
 				continue
 			}
 			if dst, err = c.appendValue(dst, name, member, item); err != nil {
@@ -164,7 +165,7 @@ func (c Conventions) appendList(dst []byte, name string, ref *awsmodel.Ref, v an
 	dst = appendOpen(dst, name, ref, nil)
 	var err error
 	for i, item := range items {
-		if IsNil(item) {
+		if wire.IsNil(item) {
 			continue
 		}
 		if dst, err = c.appendValue(dst, itemName, member, item); err != nil {
@@ -175,7 +176,7 @@ func (c Conventions) appendList(dst []byte, name string, ref *awsmodel.Ref, v an
 }
 
 func (c Conventions) appendMap(dst []byte, name string, ref *awsmodel.Ref, v any) ([]byte, error) {
-	entries, ok := Fields(v)
+	entries, ok := wire.Fields(v)
 	if !ok {
 		return dst, fmt.Errorf("element %s: map value is %T, want a map", name, v)
 	}
@@ -199,7 +200,7 @@ func (c Conventions) appendMap(dst []byte, name string, ref *awsmodel.Ref, v any
 	var err error
 	for _, k := range keys {
 		val := entries[k]
-		if IsNil(val) {
+		if wire.IsNil(val) {
 			continue
 		}
 		dst = append(dst, '<')
@@ -238,27 +239,27 @@ func scalarText(ref *awsmodel.Ref, v any, defaultTime string) (string, error) {
 	sh := ref.Shape
 	switch sh.Type {
 	case "string":
-		if s, ok := Text(v); ok {
+		if s, ok := wire.Text(v); ok {
 			return s, nil
 		}
 	case "integer", "long", "short", "byte":
-		if i, ok := Int64(v); ok {
+		if i, ok := wire.Int64(v); ok {
 			return strconv.FormatInt(i, 10), nil
 		}
 	case "float", "double":
-		if f, ok := Float64(v); ok {
-			return FormatFloat(f), nil
+		if f, ok := wire.Float64(v); ok {
+			return wire.FormatFloat(f), nil
 		}
 	case "boolean":
-		if b, ok := Bool(v); ok {
+		if b, ok := wire.Bool(v); ok {
 			return strconv.FormatBool(b), nil
 		}
 	case "timestamp":
-		if t, ok := Time(v); ok {
-			return FormatTimestamp(t, TimestampFormat(ref, defaultTime)), nil
+		if t, ok := wire.Time(v); ok {
+			return wire.FormatTimestamp(t, wire.TimestampFormat(ref, defaultTime)), nil
 		}
 	case "blob":
-		if s, ok := Base64(v); ok {
+		if s, ok := wire.Base64(v); ok {
 			return s, nil
 		}
 	default:

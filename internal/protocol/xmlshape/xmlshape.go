@@ -22,11 +22,9 @@
 // by RootName), and Decode for an XML request body. Decode checks required
 // members, enums and min/max as it goes and fails with *awserr.Error.
 //
-// The package also holds what the text protocols share beyond XML: the
-// lenient reading of handler documents that package wire allows (Int64,
-// Float64, Bool, Time, Base64, Text, Items, Fields, IsNil,
-// CanonicalMembers), timestamp formats, ParseScalar for form and XML text,
-// and Violation for model constraints. The query and jsonrpc codecs use them.
+// The lenient reading of handler documents, timestamp formats and model
+// constraint checks it uses live in package wire, shared with the other
+// codecs; ParseScalar, the typed reading of form and XML text, is here.
 package xmlshape
 
 // Conventions are one protocol's XML naming rules.

@@ -1,4 +1,4 @@
-package xmlshape
+package wire
 
 import (
 	"fmt"
