@@ -7,6 +7,7 @@ import (
 
 	"github.com/nimbus-dev/nimbus/internal/awserr"
 	"github.com/nimbus-dev/nimbus/internal/service"
+	"github.com/nimbus-dev/nimbus/internal/store"
 )
 
 // CreateTags, DeleteTags and DescribeTags work on every taggable resource
@@ -54,6 +55,56 @@ func (e *EC2) registerTags(svc *service.Service) {
 	svc.Handle("CreateTags", service.Op(e.createTags))
 	svc.Handle("DeleteTags", service.Op(e.deleteTags))
 	svc.Handle("DescribeTags", service.Op(e.describeTags))
+	// Key pairs live in keypairs.go; their tags are reached here through the
+	// store, by the key-pair-id index.
+	e.registerTagger("key-", tagger{ResourceType: "key-pair", Apply: e.tagKeyPair, List: e.listKeyPairTags})
+}
+
+func (e *EC2) tagKeyPair(ctx context.Context, account, region, id string, set, remove []Tag) error {
+	err := e.store.Update(ctx, func(tx store.Tx) error {
+		var name string
+		err := tx.List(store.Query{Kind: kindKeyPair, Account: account, Region: region,
+			Index: "key-pair-id", IndexValue: id}, func(o store.Object) error {
+			name = o.Key.ID
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if name == "" {
+			return awserr.New(awserr.NotFound, "InvalidKeyPair.NotFound", "The key pair ID '%s' does not exist", id)
+		}
+		key := store.Key{Account: account, Region: region, Kind: kindKeyPair, ID: name}
+		var k keyPair
+		meta, err := tx.Get(key, &k)
+		if err != nil {
+			return err
+		}
+		if k.Tags, err = mergeTags(k.Tags, set, remove); err != nil {
+			return err
+		}
+		_, err = tx.Put(key, &k, meta.Version)
+		return err
+	})
+	return asAPIErrorOrNil(err, "tag key pair")
+}
+
+func (e *EC2) listKeyPairTags(ctx context.Context, account, region string) ([]TaggedResource, error) {
+	var out []TaggedResource
+	err := e.store.View(ctx, func(tx store.Tx) error {
+		return tx.List(store.Query{Kind: kindKeyPair, Account: account, Region: region}, func(o store.Object) error {
+			var k keyPair
+			if err := o.Decode(&k); err != nil {
+				return err
+			}
+			out = append(out, TaggedResource{ResourceId: k.KeyPairId, ResourceType: "key-pair", Tags: k.Tags})
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, awserr.Internalf(err, "list key pairs")
+	}
+	return out, nil
 }
 
 // taggerFor finds the tagger of a resource ID by its prefix.
