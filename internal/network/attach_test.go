@@ -29,8 +29,8 @@ func TestAttachDetach(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !isNetNS(na.NetNSPath) || na.NetNSPath != filepath.Join(DefaultNetNSDir, id) {
-		t.Errorf("netns %s is not a pinned namespace under %s", na.NetNSPath, DefaultNetNSDir)
+	if !isNetNS(na.NetNSPath) || na.NetNSPath != filepath.Join(m.opts.NetNSDir, id) {
+		t.Errorf("netns %s is not a pinned namespace under %s", na.NetNSPath, m.opts.NetNSDir)
 	}
 	ip := netip.MustParseAddr(na.IP)
 	if !n.Subnet.Contains(ip) || na.Gateway != n.Gateway.String() {
@@ -88,7 +88,7 @@ func TestAttachStaticIP(t *testing.T) {
 	if _, err := m.Attach(ctx, second, n.Name, AttachOptions{IP: want}); err == nil {
 		t.Fatalf("second Attach with the taken IP %s succeeded", want)
 	}
-	assertNothingLeft(t, m, Attachment{SandboxID: second, Network: n.Name, NetNSPath: filepath.Join(DefaultNetNSDir, second)})
+	assertNothingLeft(t, m, Attachment{SandboxID: second, Network: n.Name, NetNSPath: filepath.Join(m.opts.NetNSDir, second)})
 	if _, err := os.Stat(filepath.Join(m.opts.StateDir, "ipam", n.Name, want.String())); err != nil {
 		t.Errorf("the failed attach released the first sandbox's lease: %v", err)
 	}

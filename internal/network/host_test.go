@@ -63,8 +63,15 @@ func testOptions(t testing.TB) Options {
 	suffix := randomHex(t, 3)
 	name := "nbt" + suffix
 	subnet := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(230 + randomInt(t, 20)), byte(randomInt(t, 256)), 0}), 24)
+	// A private namespace directory, so a test can check that Teardown
+	// unmounts it while other tests run in parallel. Should a test end
+	// before a manager's Teardown (a child manager that failed), the mount
+	// still goes before TempDir's removal; this runs after the leak check.
+	netnsDir := filepath.Join(t.TempDir(), "netns")
+	t.Cleanup(func() { releaseSharedDir(netnsDir) })
 	return Options{
 		StateDir:     t.TempDir(),
+		NetNSDir:     netnsDir,
 		TableName:    name,
 		MetadataPort: int(20000 + randomInt(t, 20000)),
 		Networks:     []Network{{Name: name, Subnet: subnet}},
@@ -85,8 +92,30 @@ func newTestManager(t testing.TB, opts Options) *Manager {
 		if err := m.Teardown(ctx); err != nil {
 			t.Errorf("teardown: %v", err)
 		}
+		if isMountPoint(t, m.opts.NetNSDir) {
+			t.Errorf("teardown left netns dir %s mounted", m.opts.NetNSDir)
+		}
 	})
 	return m
+}
+
+// isMountPoint reports whether something is mounted at path, by
+// /proc/self/mountinfo, whose fifth field is the mount point with spaces,
+// tabs, newlines and backslashes written as octal escapes.
+func isMountPoint(t testing.TB, path string) bool {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unescape := strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`)
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && unescape.Replace(f[4]) == path {
+			return true
+		}
+	}
+	return false
 }
 
 func testNetwork(t testing.TB, m *Manager) Network {

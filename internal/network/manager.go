@@ -61,7 +61,7 @@ type Manager struct {
 // NewManager loads the attachments a previous nimbus left in StateDir (they
 // are listed by List and can be detached or cleaned), defines the
 // configured networks and installs the nftables table.
-func NewManager(ctx context.Context, opts Options) (*Manager, error) {
+func NewManager(ctx context.Context, opts Options) (_ *Manager, err error) {
 	if opts.StateDir == "" {
 		return nil, fmt.Errorf("%w: network state dir is required", ErrInvalid)
 	}
@@ -88,9 +88,18 @@ func NewManager(ctx context.Context, opts Options) (*Manager, error) {
 			return nil, fmt.Errorf("create network state dir: %w", err)
 		}
 	}
-	if err := ensureSharedDir(opts.NetNSDir); err != nil {
+	boundNetNSDir, err := ensureSharedDir(opts.NetNSDir)
+	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		// A manager that never came up must not leave the mount it made.
+		if err != nil && boundNetNSDir {
+			if _, uerr := releaseSharedDir(opts.NetNSDir); uerr != nil {
+				opts.Logger.Warn("network: undo netns dir mount", "dir", opts.NetNSDir, "err", uerr)
+			}
+		}
+	}()
 	if err := enableBridgeFirewalling(); err != nil {
 		return nil, err
 	}
@@ -298,9 +307,11 @@ func (m *Manager) CleanupStale(ctx context.Context, keep func(sandboxID string) 
 	return detached, errors.Join(errs...)
 }
 
-// Teardown detaches every sandbox, deletes every defined network's bridge
-// and removes the nftables tables: the host is left as if nimbus had never
-// run, apart from the (empty) state directory.
+// Teardown detaches every sandbox, deletes every defined network's bridge,
+// removes the nftables tables and unmounts the namespace directory's own
+// mount (left in place while anything else is in it or mounted under it):
+// the host is left as if nimbus had never run, apart from the (empty) state
+// and namespace directories.
 func (m *Manager) Teardown(ctx context.Context) error {
 	_, err := m.CleanupStale(ctx, func(string) bool { return false })
 	if err != nil {
@@ -320,6 +331,12 @@ func (m *Manager) Teardown(ctx context.Context) error {
 	}
 	if err := m.deleteTables(); err != nil {
 		errs = append(errs, err)
+	}
+	released, err := releaseSharedDir(m.opts.NetNSDir)
+	if err != nil {
+		errs = append(errs, err)
+	} else if !released {
+		m.log.WarnContext(ctx, "network: teardown leaves the netns dir mounted: something else is still in it", "dir", m.opts.NetNSDir)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("teardown: %w", err)

@@ -12,26 +12,63 @@ import (
 // ensureSharedDir makes dir a mount point with shared propagation, as
 // `ip netns` does with /run/netns, so that unmounting a namespace file here
 // also unmounts its copies in mount namespaces created meanwhile (runc's),
-// letting the kernel free the namespace.
-func ensureSharedDir(dir string) error {
+// letting the kernel free the namespace. It reports whether it bind-mounted
+// dir onto itself, which releaseSharedDir undoes.
+func ensureSharedDir(dir string) (mounted bool, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create netns dir %s: %w", dir, err)
+		return false, fmt.Errorf("create netns dir %s: %w", dir, err)
 	}
-	err := unix.Mount("", dir, "none", unix.MS_SHARED|unix.MS_REC, "")
+	err = unix.Mount("", dir, "none", unix.MS_SHARED|unix.MS_REC, "")
 	if err == nil {
-		return nil
+		return false, nil
 	}
 	if !errors.Is(err, unix.EINVAL) {
-		return fmt.Errorf("make %s shared: %w", dir, err)
+		return false, fmt.Errorf("make %s shared: %w", dir, err)
 	}
 	// EINVAL: not a mount point yet.
 	if err := unix.Mount(dir, dir, "none", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("bind %s onto itself: %w", dir, err)
+		return false, fmt.Errorf("bind %s onto itself: %w", dir, err)
 	}
 	if err := unix.Mount("", dir, "none", unix.MS_SHARED|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("make %s shared: %w", dir, err)
+		unix.Unmount(dir, 0)
+		return false, fmt.Errorf("make %s shared: %w", dir, err)
 	}
-	return nil
+	return true, nil
+}
+
+// maxSelfBinds bounds how many stacked self-binds releaseSharedDir peels
+// off (two managers starting at once on one directory can each make one).
+const maxSelfBinds = 8
+
+// releaseSharedDir undoes ensureSharedDir once no namespace is pinned in
+// dir: it unmounts dir's own mount, so none piles up per run. It reports
+// whether dir was left unmounted. A dir holding any entry is left alone, and
+// the unmount is not lazy: the kernel refuses it (EBUSY) while anything is
+// still mounted under dir or open in it, so a namespace another manager
+// pins here meanwhile is never detached with it.
+func releaseSharedDir(dir string) (bool, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read netns dir %s: %w", dir, err)
+	}
+	if len(entries) > 0 {
+		return false, nil
+	}
+	for range maxSelfBinds {
+		err := unix.Unmount(dir, 0)
+		switch {
+		case errors.Is(err, unix.EINVAL): // not a mount point (any more)
+			return true, nil
+		case errors.Is(err, unix.EBUSY):
+			return false, nil
+		case err != nil:
+			return false, fmt.Errorf("unmount netns dir %s: %w", dir, err)
+		}
+	}
+	return false, fmt.Errorf("unmount netns dir %s: still a mount point after %d unmounts", dir, maxSelfBinds)
 }
 
 // createNetNS makes a new network namespace and pins it by bind-mounting its
