@@ -59,6 +59,7 @@ func New(opts Options) (*service.Service, error) {
 	e.registerRegions(svc)
 	e.registerKeyPairs(svc)
 	e.registerCatalog(svc)
+	e.registerInstances(svc)
 	svc.OnReset(func(ctx context.Context) error { return service.DeleteKinds(ctx, e.store, e.kinds...) })
 	return svc, nil
 }
