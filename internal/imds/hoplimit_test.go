@@ -47,9 +47,8 @@ func (c *ttlRecordingConn) Close() error {
 }
 
 // The hop limit is applied as the IP TTL of the token response's socket.
-// Whether a packet with TTL 1 is then dropped one routing hop away is the
-// kernel's business and is not tested here (it needs a routed, nested
-// namespace); that the socket carries the configured TTL is.
+// That such a response then dies one routing hop away is shown by
+// TestHopLimitThroughNestedNamespace (root only); this test runs anywhere.
 func TestTokenResponseHopLimit(t *testing.T) {
 	in := sampleInstance()
 	lookup := &fakeLookup{instances: map[string]*Instance{"sb-1": in}}

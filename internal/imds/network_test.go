@@ -69,14 +69,15 @@ func inNetNS(ctx context.Context, path string, args ...string) (string, error) {
 	return string(out), nil
 }
 
-// TestThroughNetworkLayer serves the handler through network.MetadataServer
-// on a private test bridge and asks 169.254.169.254 from inside two
-// sandbox namespaces, as code in an instance would.
-func TestThroughNetworkLayer(t *testing.T) {
-	requireNetworkHost(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+// testNetwork is a private test bridge with the handler served on it.
+type testNetwork struct {
+	m      *network.Manager
+	name   string
+	lookup *fakeLookup
+}
 
+func newTestNetwork(t *testing.T, ctx context.Context) *testNetwork {
+	t.Helper()
 	name := "nbi" + randomHex(t, 3)
 	// 10.250.0.0/16-10.254.0.0/16: apart from the default network and from
 	// the network package's own tests.
@@ -111,28 +112,42 @@ func TestThroughNetworkLayer(t *testing.T) {
 	if err := srv.Listen(ctx, name); err != nil {
 		t.Fatalf("metadata listen: %v", err)
 	}
+	return &testNetwork{m: m, name: name, lookup: lookup}
+}
 
-	type box struct {
-		id, netns string
-		in        *Instance
+// box is a sandbox namespace on the test network and its instance.
+type box struct {
+	id, netns string
+	in        *Instance
+}
+
+func (n *testNetwork) attach(t *testing.T, ctx context.Context, opts MetadataOptions) box {
+	t.Helper()
+	id := "sb-imds-" + randomHex(t, 4)
+	a, err := n.m.Attach(ctx, id, n.name, network.AttachOptions{})
+	if err != nil {
+		t.Fatalf("attach %s: %v", id, err)
 	}
-	var boxes []box
-	for i, tokens := range []string{HTTPTokensOptional, HTTPTokensRequired} {
-		id := fmt.Sprintf("sb-imds%d-%s", i, randomHex(t, 3))
-		a, err := m.Attach(ctx, id, name, network.AttachOptions{})
-		if err != nil {
-			t.Fatalf("attach %s: %v", id, err)
-		}
-		in := sampleInstance()
-		in.InstanceID = fmt.Sprintf("i-%017x", randomInt(t, 1<<60))
-		in.PrivateIP = netip.MustParseAddr(a.IP)
-		in.Options.HTTPTokens = tokens
-		lookup.mu.Lock()
-		lookup.instances[id] = in
-		lookup.mu.Unlock()
-		boxes = append(boxes, box{id: id, netns: a.NetNSPath, in: in})
-	}
-	optional, required := boxes[0], boxes[1]
+	in := sampleInstance()
+	in.InstanceID = fmt.Sprintf("i-%017x", randomInt(t, 1<<60))
+	in.PrivateIP = netip.MustParseAddr(a.IP)
+	in.Options = opts
+	n.lookup.mu.Lock()
+	n.lookup.instances[id] = in
+	n.lookup.mu.Unlock()
+	return box{id: id, netns: a.NetNSPath, in: in}
+}
+
+// TestThroughNetworkLayer serves the handler through network.MetadataServer
+// on a private test bridge and asks 169.254.169.254 from inside two
+// sandbox namespaces, as code in an instance would.
+func TestThroughNetworkLayer(t *testing.T) {
+	requireNetworkHost(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	n := newTestNetwork(t, ctx)
+	optional := n.attach(t, ctx, MetadataOptions{HTTPTokens: HTTPTokensOptional})
+	required := n.attach(t, ctx, MetadataOptions{HTTPTokens: HTTPTokensRequired})
 
 	wget := func(b box, path string, headers ...string) (string, error) {
 		args := []string{"busybox", "wget", "-q", "-O", "-"}
