@@ -20,7 +20,10 @@ var ErrNoCredentials = errors.New("imds: no credentials for role")
 
 // Lookup finds the instance a sandbox runs. The instances controller
 // implements it; the handler calls it once per request, so it should read
-// from memory or a cheap store query.
+// from memory or a cheap store query. The handler reads the returned
+// Instance without locks while answering, so return a snapshot that nothing
+// changes afterwards (a fresh value per call, or one replaced, never
+// mutated, on change).
 type Lookup interface {
 	InstanceForSandbox(ctx context.Context, sandboxID string) (*Instance, error)
 }
