@@ -39,7 +39,12 @@ type tokenSigner struct {
 func (s tokenSigner) mint(instanceID string, expires time.Time) string {
 	payload := make([]byte, 0, 9+len(instanceID)+sha256.Size)
 	payload = append(payload, tokenVersion)
-	payload = binary.BigEndian.AppendUint64(payload, uint64(expires.Unix()))
+	// Round up to whole seconds so a token never lives shorter than asked.
+	exp := expires.Unix()
+	if expires.Nanosecond() > 0 {
+		exp++
+	}
+	payload = binary.BigEndian.AppendUint64(payload, uint64(exp))
 	payload = append(payload, instanceID...)
 	payload = s.sign(payload)
 	return base64.StdEncoding.EncodeToString(payload)
