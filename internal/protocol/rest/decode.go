@@ -10,6 +10,7 @@ import (
 
 	"github.com/nimbus-dev/nimbus/internal/awserr"
 	"github.com/nimbus-dev/nimbus/internal/awsmodel"
+	"github.com/nimbus-dev/nimbus/internal/protocol/wire"
 )
 
 // maxBody bounds a non-streaming body Decode reads itself when the edge
@@ -166,7 +167,7 @@ func headerValue(ref *awsmodel.Ref, values []string) (any, bool, error) {
 	var parts []string
 	for _, hv := range values {
 		split := strings.Split(hv, ",")
-		if member.Shape.Type == "timestamp" && timestampFormat(member, formatHTTPDate) == formatHTTPDate {
+		if member.Shape.Type == "timestamp" && wire.TimestampFormat(member, wire.RFC822) == wire.RFC822 {
 			for i := 0; i+1 < len(split); i += 2 {
 				parts = append(parts, split[i]+","+split[i+1])
 			}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/nimbus-dev/nimbus/internal/awsmodel"
+	"github.com/nimbus-dev/nimbus/internal/protocol/wire"
 )
 
 // Encode writes a successful response: the status from the operation's
@@ -78,7 +79,7 @@ func (c *codec) buildResponse(op *awsmodel.Operation, out map[string]any) (*resp
 		return resp, nil
 	}
 	outShape := op.Output.Shape
-	out = canonical(outShape, out)
+	out = wire.CanonicalMembers(outShape, out)
 	if s, err := c.setHeaders(resp.header, outShape, out); err != nil {
 		return resp, err
 	} else if s != 0 {
@@ -132,7 +133,7 @@ func hasStatusMember(sh *awsmodel.Shape) bool {
 // S3 answers operations whose output is all headers with an empty body.
 func hasBodyValues(sh *awsmodel.Shape, doc map[string]any) bool {
 	for m, v := range doc {
-		if ref, ok := sh.Members[m]; ok && ref.Location == "" && !isNil(v) {
+		if ref, ok := sh.Members[m]; ok && ref.Location == "" && !wire.IsNil(v) {
 			return true
 		}
 	}
@@ -149,12 +150,12 @@ func (c *codec) setHeaders(h http.Header, sh *awsmodel.Shape, doc map[string]any
 			continue
 		}
 		v, ok := doc[m]
-		if !ok || isNil(v) {
+		if !ok || wire.IsNil(v) {
 			continue
 		}
 		switch ref.Location {
 		case "statusCode":
-			n, ok := asInt64(v)
+			n, ok := wire.Int64(v)
 			if !ok || n < 100 || n > 999 {
 				return 0, fmt.Errorf("member %s: status code %v is not an HTTP status", m, v)
 			}
@@ -166,16 +167,16 @@ func (c *codec) setHeaders(h http.Header, sh *awsmodel.Shape, doc map[string]any
 			}
 			h.Set(wireName(m, ref), text)
 		case "headers":
-			fields, ok := asFields(v)
+			fields, ok := wire.Fields(v)
 			if !ok {
 				return 0, fmt.Errorf("headers member %s: value is %T, want a map", m, v)
 			}
 			prefix := wireName(m, ref)
 			for k, fv := range fields {
-				if isNil(fv) {
+				if wire.IsNil(fv) {
 					continue
 				}
-				text, err := formatText(ref.Shape.Value, fv, formatHTTPDate)
+				text, err := formatText(ref.Shape.Value, fv, wire.RFC822)
 				if err != nil {
 					return 0, fmt.Errorf("headers member %s[%s]: %w", m, k, err)
 				}
@@ -195,15 +196,15 @@ func (c *codec) setHeaders(h http.Header, sh *awsmodel.Shape, doc map[string]any
 // http-date), lists comma-joined.
 func headerText(ref *awsmodel.Ref, v any) (string, error) {
 	if ref.Shape.Type != "list" {
-		return formatText(ref, v, formatHTTPDate)
+		return formatText(ref, v, wire.RFC822)
 	}
-	items, ok := asItems(v)
+	items, ok := wire.Items(v)
 	if !ok {
 		return "", fmt.Errorf("list value is %T", v)
 	}
 	parts := make([]string, 0, len(items))
 	for _, item := range items {
-		s, err := formatText(ref.Shape.Member, item, formatHTTPDate)
+		s, err := formatText(ref.Shape.Member, item, wire.RFC822)
 		if err != nil {
 			return "", err
 		}
@@ -225,7 +226,7 @@ func (c *codec) setPayload(resp *response, sh *awsmodel.Shape, out map[string]an
 		return nil
 	}
 	v, present := out[member]
-	if present && isNil(v) {
+	if present && wire.IsNil(v) {
 		present = false
 	}
 	if headOnly {
@@ -281,7 +282,7 @@ func (c *codec) setPayload(resp *response, sh *awsmodel.Shape, out map[string]an
 // rawPayload is the bytes of a blob or string payload value.
 func rawPayload(ref *awsmodel.Ref, v any) ([]byte, error) {
 	if ref.Shape.Type == "string" {
-		s, ok := asString(v)
+		s, ok := wire.Text(v)
 		if !ok {
 			return nil, fmt.Errorf("string value is %T", v)
 		}

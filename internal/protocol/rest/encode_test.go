@@ -9,6 +9,7 @@ import (
 
 	"github.com/nimbus-dev/nimbus/internal/awserr"
 	"github.com/nimbus-dev/nimbus/internal/awsmodel"
+	"github.com/nimbus-dev/nimbus/internal/protocol/wire"
 )
 
 type encodeCase struct {
@@ -206,7 +207,7 @@ func TestFormatEpochSeconds(t *testing.T) {
 		{time.Date(2024, 1, 2, 3, 4, 5, 123456789, time.UTC), "1704164645.123"},
 	}
 	for _, tc := range cases {
-		if got := formatTime(tc.t, formatEpoch); got != tc.want {
+		if got := formatTime(tc.t, wire.UnixTimestamp); got != tc.want {
 			t.Errorf("formatTime(%v) = %s, want %s", tc.t, got, tc.want)
 		}
 	}

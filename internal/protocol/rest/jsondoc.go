@@ -10,6 +10,7 @@ import (
 
 	"github.com/nimbus-dev/nimbus/internal/awserr"
 	"github.com/nimbus-dev/nimbus/internal/awsmodel"
+	"github.com/nimbus-dev/nimbus/internal/protocol/wire"
 )
 
 // maxJSONDepth bounds nesting so a hostile body cannot exhaust the stack;
@@ -287,7 +288,7 @@ func plainJSON(v any) any {
 
 // appendJSONMembers appends a JSON object of sh's body members found in doc.
 func appendJSONMembers(dst []byte, sh *awsmodel.Shape, doc map[string]any, path string) ([]byte, error) {
-	doc = canonical(sh, doc)
+	doc = wire.CanonicalMembers(sh, doc)
 	dst = append(dst, '{')
 	first := true
 	for _, m := range sh.MemberOrder {
@@ -296,7 +297,7 @@ func appendJSONMembers(dst []byte, sh *awsmodel.Shape, doc map[string]any, path 
 			continue
 		}
 		v, ok := doc[m]
-		if !ok || isNil(v) {
+		if !ok || wire.IsNil(v) {
 			continue
 		}
 		if !first {
@@ -325,20 +326,20 @@ func appendJSON(dst []byte, ref *awsmodel.Ref, v any, path string) ([]byte, erro
 	}
 	switch sh.Type {
 	case "structure":
-		doc, ok := asFields(v)
+		doc, ok := wire.Fields(v)
 		if !ok {
 			return dst, fmt.Errorf("%s: structure value is %T, want a map", path, v)
 		}
 		return appendJSONMembers(dst, sh, doc, path)
 	case "list":
-		items, ok := asItems(v)
+		items, ok := wire.Items(v)
 		if !ok {
 			return dst, fmt.Errorf("%s: list value is %T, want a slice", path, v)
 		}
 		dst = append(dst, '[')
 		first := true
 		for _, item := range items {
-			if isNil(item) {
+			if wire.IsNil(item) {
 				continue
 			}
 			if !first {
@@ -352,14 +353,14 @@ func appendJSON(dst []byte, ref *awsmodel.Ref, v any, path string) ([]byte, erro
 		}
 		return append(dst, ']'), nil
 	case "map":
-		fields, ok := asFields(v)
+		fields, ok := wire.Fields(v)
 		if !ok {
 			return dst, fmt.Errorf("%s: map value is %T, want a map", path, v)
 		}
 		dst = append(dst, '{')
 		first := true
 		for _, k := range sortedKeys(fields) {
-			if isNil(fields[k]) {
+			if wire.IsNil(fields[k]) {
 				continue
 			}
 			if !first {
@@ -375,29 +376,29 @@ func appendJSON(dst []byte, ref *awsmodel.Ref, v any, path string) ([]byte, erro
 		}
 		return append(dst, '}'), nil
 	case "string":
-		s, ok := asString(v)
+		s, ok := wire.Text(v)
 		if !ok {
 			return dst, fmt.Errorf("%s: string value is %T", path, v)
 		}
 		return appendJSONString(dst, s), nil
 	case "integer", "long":
-		n, ok := asInt64(v)
+		n, ok := wire.Int64(v)
 		if !ok {
 			return dst, fmt.Errorf("%s: integer value is %T (%v)", path, v, v)
 		}
 		return strconv.AppendInt(dst, n, 10), nil
 	case "float", "double":
-		f, ok := asFloat64(v)
+		f, ok := wire.Float64(v)
 		if !ok {
 			return dst, fmt.Errorf("%s: number value is %T", path, v)
 		}
-		s := formatFloat(f)
+		s := wire.FormatFloat(f)
 		if s == "NaN" || s == "Infinity" || s == "-Infinity" {
 			return appendJSONString(dst, s), nil
 		}
 		return append(dst, s...), nil
 	case "boolean":
-		b, ok := asBool(v)
+		b, ok := wire.Bool(v)
 		if !ok {
 			return dst, fmt.Errorf("%s: boolean value is %T", path, v)
 		}
@@ -407,13 +408,13 @@ func appendJSON(dst []byte, ref *awsmodel.Ref, v any, path string) ([]byte, erro
 		if !ok {
 			return dst, fmt.Errorf("%s: timestamp value is %T (%v)", path, v, v)
 		}
-		f := timestampFormat(ref, formatEpoch)
-		if f == formatEpoch {
+		f := wire.TimestampFormat(ref, wire.UnixTimestamp)
+		if f == wire.UnixTimestamp {
 			return append(dst, formatTime(t, f)...), nil
 		}
 		return appendJSONString(dst, formatTime(t, f)), nil
 	case "blob":
-		b, ok := asBytes(v)
+		b, ok := wire.Bytes(v)
 		if !ok {
 			return dst, fmt.Errorf("%s: blob value is %T", path, v)
 		}

@@ -5,11 +5,10 @@ import (
 	"io"
 	"sort"
 	"strconv"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/nimbus-dev/nimbus/internal/awserr"
 	"github.com/nimbus-dev/nimbus/internal/awsmodel"
+	"github.com/nimbus-dev/nimbus/internal/protocol/wire"
 )
 
 // validate checks a decoded document against the constraints of its
@@ -45,7 +44,7 @@ func validate(sh *awsmodel.Shape, v any, path string, depth int) *awserr.Error {
 		if !ok {
 			return nil
 		}
-		if err := checkRange(sh, float64(len(items)), "length", path, "list"); err != nil {
+		if err := violation(sh, items, path, "list"); err != nil {
 			return err
 		}
 		for i, item := range items {
@@ -59,7 +58,7 @@ func validate(sh *awsmodel.Shape, v any, path string, depth int) *awserr.Error {
 		if !ok {
 			return nil
 		}
-		if err := checkRange(sh, float64(len(fields)), "length", path, "map"); err != nil {
+		if err := violation(sh, fields, path, "map"); err != nil {
 			return err
 		}
 		for _, k := range sortedKeys(fields) {
@@ -76,38 +75,31 @@ func validate(sh *awsmodel.Shape, v any, path string, depth int) *awserr.Error {
 		if !ok {
 			return nil
 		}
-		if len(sh.Enum) > 0 && !contains(sh.Enum, s) {
-			return &awserr.Error{Kind: awserr.Validation, Message: constraintMessage(quote(s), path,
-				"Member must satisfy enum value set: ["+strings.Join(sh.Enum, ", ")+"]")}
-		}
-		return checkRange(sh, float64(utf8.RuneCountInString(s)), "length", path, quote(s))
+		return violation(sh, s, path, quote(s))
 	case "blob":
 		if _, streaming := v.(io.Reader); streaming {
 			return nil
 		}
 		if b, ok := v.([]byte); ok {
-			return checkRange(sh, float64(len(b)), "length", path, "blob")
+			return violation(sh, b, path, "blob")
 		}
 	case "integer", "long":
 		if n, ok := v.(int64); ok {
-			return checkRange(sh, float64(n), "value", path, strconv.FormatInt(n, 10))
+			return violation(sh, n, path, strconv.FormatInt(n, 10))
 		}
 	case "float", "double":
 		if f, ok := v.(float64); ok {
-			return checkRange(sh, f, "value", path, formatFloat(f))
+			return violation(sh, f, path, wire.FormatFloat(f))
 		}
 	}
 	return nil
 }
 
-func checkRange(sh *awsmodel.Shape, n float64, what, path, shown string) *awserr.Error {
-	if sh.Min != nil && n < *sh.Min {
-		return &awserr.Error{Kind: awserr.Validation, Message: constraintMessage(shown, path,
-			fmt.Sprintf("Member must have %s greater than or equal to %s", what, formatFloat(*sh.Min)))}
-	}
-	if sh.Max != nil && n > *sh.Max {
-		return &awserr.Error{Kind: awserr.Validation, Message: constraintMessage(shown, path,
-			fmt.Sprintf("Member must have %s less than or equal to %s", what, formatFloat(*sh.Max)))}
+// violation reports v breaking sh's enum, length or range constraint, with
+// the value shown as shown.
+func violation(sh *awsmodel.Shape, v any, path, shown string) *awserr.Error {
+	if msg := wire.Violation(sh, v); msg != "" {
+		return &awserr.Error{Kind: awserr.Validation, Message: constraintMessage(shown, path, msg)}
 	}
 	return nil
 }
@@ -123,15 +115,6 @@ func quote(s string) string {
 	return "'" + s + "'"
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 func sortedKeys(m map[string]any) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -139,29 +122,4 @@ func sortedKeys(m map[string]any) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-// canonical re-keys a handler's structure document by model member name,
-// matching keys ignoring case; it returns doc itself when every key is
-// already a member name.
-func canonical(sh *awsmodel.Shape, doc map[string]any) map[string]any {
-	exact := true
-	for k := range doc {
-		if _, ok := sh.Members[k]; !ok {
-			exact = false
-			break
-		}
-	}
-	if exact {
-		return doc
-	}
-	out := make(map[string]any, len(doc))
-	for k, v := range doc {
-		if name, _, ok := sh.MemberFold(k); ok {
-			if _, taken := out[name]; !taken || k == name {
-				out[name] = v
-			}
-		}
-	}
-	return out
 }

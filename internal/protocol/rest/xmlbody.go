@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/nimbus-dev/nimbus/internal/awsmodel"
+	"github.com/nimbus-dev/nimbus/internal/protocol/wire"
 	"github.com/nimbus-dev/nimbus/internal/protocol/xmlshape"
 )
 
@@ -114,10 +115,10 @@ func (c *codec) appendXMLOutput(dst []byte, out *awsmodel.Ref, doc map[string]an
 		// S3 writes the location as the root's text, not as a child:
 		// <LocationConstraint xmlns="...">eu-west-1</LocationConstraint>.
 		if m, ref, ok := sh.MemberFold("LocationConstraint"); ok {
-			doc = canonical(sh, doc)
+			doc = wire.CanonicalMembers(sh, doc)
 			text := ""
-			if v, ok := doc[m]; ok && !isNil(v) {
-				s, err := formatText(ref, v, formatISO8601)
+			if v, ok := doc[m]; ok && !wire.IsNil(v) {
+				s, err := formatText(ref, v, wire.ISO8601)
 				if err != nil {
 					return dst, err
 				}

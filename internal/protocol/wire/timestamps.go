@@ -55,6 +55,13 @@ func FormatEpoch(t time.Time) string {
 	return strconv.FormatFloat(float64(ms)/1000, 'f', -1, 64)
 }
 
+// EpochTime is the instant f seconds after the epoch, to the millisecond
+// (AWS's precision), in UTC.
+func EpochTime(f float64) time.Time {
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(math.Round(frac*1e3))*1e6).UTC()
+}
+
 // ParseTimestamp reads a timestamp written in format, accepting the other
 // common forms too (clients differ in which they send).
 func ParseTimestamp(s, format string) (time.Time, error) {
@@ -62,8 +69,7 @@ func ParseTimestamp(s, format string) (time.Time, error) {
 	if format == UnixTimestamp || (s != "" && (s[0] >= '0' && s[0] <= '9') && !strings.ContainsAny(s, "-:T ")) {
 		f, err := strconv.ParseFloat(s, 64)
 		if err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) && math.Abs(f) < 1e13 {
-			sec, frac := math.Modf(f)
-			return time.Unix(int64(sec), int64(math.Round(frac*1e3))*1e6).UTC(), nil
+			return EpochTime(f), nil
 		}
 		if format == UnixTimestamp {
 			return time.Time{}, fmt.Errorf("%q is not a timestamp in epoch seconds", s)

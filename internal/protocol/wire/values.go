@@ -75,6 +75,8 @@ func Float64(v any) (float64, bool) {
 	switch rv.Kind() {
 	case reflect.Float32, reflect.Float64:
 		return rv.Float(), true
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return float64(rv.Uint()), true // Int64 refuses those past MaxInt64
 	case reflect.Pointer:
 		if !rv.IsNil() {
 			return Float64(rv.Elem().Interface())
@@ -131,14 +133,14 @@ func Time(v any) (time.Time, bool) {
 		return p, err == nil
 	}
 	if f, ok := Float64(v); ok && !math.IsNaN(f) && !math.IsInf(f, 0) {
-		sec, frac := math.Modf(f)
-		return time.Unix(int64(sec), int64(math.Round(frac*1e3))*1e6).UTC(), true
+		return EpochTime(f), true
 	}
 	return time.Time{}, false
 }
 
 // Base64 converts a lenient document blob ([]byte, or a string already in
-// base64) to its base64 text.
+// base64) to its base64 text. The string is passed through unchecked: the
+// text protocols write it as it is.
 func Base64(v any) (string, bool) {
 	switch b := v.(type) {
 	case []byte:
@@ -149,12 +151,30 @@ func Base64(v any) (string, bool) {
 	return "", false
 }
 
-// Text converts a lenient document string (string, or a fmt.Stringer or
-// number a handler put in a string member).
+// Bytes converts a lenient document blob to its bytes: []byte, a base64
+// string (decoded, so it must be valid), or json.RawMessage taken as the
+// bytes themselves. REST payloads and headers need the bytes.
+func Bytes(v any) ([]byte, bool) {
+	switch b := v.(type) {
+	case []byte:
+		return b, true
+	case string:
+		d, err := base64.StdEncoding.DecodeString(b)
+		return d, err == nil
+	case json.RawMessage:
+		return b, true
+	}
+	return nil, false
+}
+
+// Text converts a lenient document string (string, []byte, or a
+// fmt.Stringer or number a handler put in a string member).
 func Text(v any) (string, bool) {
 	switch s := v.(type) {
 	case string:
 		return s, true
+	case []byte:
+		return string(s), true
 	case *string:
 		if s != nil {
 			return *s, true
@@ -172,16 +192,17 @@ func Text(v any) (string, bool) {
 	return "", false
 }
 
-// Items converts a lenient document list ([]any or any slice) to []any.
+// Items converts a lenient document list ([]any or any slice or array) to
+// []any. A slice of bytes is a blob, never a list.
 func Items(v any) ([]any, bool) {
 	if l, ok := v.([]any); ok {
 		return l, true
 	}
 	rv := reflect.ValueOf(v)
-	if rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array {
+	switch {
+	case rv.Kind() == reflect.Slice && rv.Type().Elem().Kind() == reflect.Uint8:
 		return nil, false
-	}
-	if _, isBytes := v.([]byte); isBytes {
+	case rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array:
 		return nil, false
 	}
 	out := make([]any, rv.Len())
@@ -228,8 +249,10 @@ func IsNil(v any) bool {
 }
 
 // CanonicalMembers returns doc keyed by the structure's exact member names,
-// matching keys ignoring case; keys naming no member are dropped. It returns
-// doc itself when every key already matches, which is the common case.
+// matching keys ignoring case; keys naming no member are dropped, and where
+// two keys name one member the exact one wins, so the answer does not
+// depend on map order. It returns doc itself when every key already
+// matches, which is the common case.
 func CanonicalMembers(sh *awsmodel.Shape, doc map[string]any) map[string]any {
 	exact := true
 	for k := range doc {
@@ -244,7 +267,9 @@ func CanonicalMembers(sh *awsmodel.Shape, doc map[string]any) map[string]any {
 	out := make(map[string]any, len(doc))
 	for k, v := range doc {
 		if name, _, ok := sh.MemberFold(k); ok {
-			out[name] = v
+			if _, taken := out[name]; !taken || k == name {
+				out[name] = v
+			}
 		}
 	}
 	return out
