@@ -127,17 +127,7 @@ func (e *EC2) builtinAMIs(ctx context.Context, region string) ([]amiRecord, erro
 	if st == nil {
 		return nil, nil
 	}
-	e.amis.mu.Lock()
-	if !e.amis.busyboxDone {
-		if _, err := st.EnsureBusybox(ctx); err != nil {
-			// Without busybox-static there is simply no busybox AMI; other
-			// built-ins and registered AMIs still work.
-			slog.WarnContext(ctx, "ec2: no busybox image for the built-in AMI", "err", err)
-		} else {
-			e.amis.busyboxDone = true
-		}
-	}
-	e.amis.mu.Unlock()
+	e.ensureBusybox(ctx, st)
 	var out []amiRecord
 	for _, b := range builtinImages {
 		img, err := st.Get(ctx, b.storeName)
@@ -158,6 +148,23 @@ func (e *EC2) builtinAMIs(ctx context.Context, region string) ([]amiRecord, erro
 			VolumeSizeGiB: rootVolumeGiB(img.RootSize), Public: true, BuiltIn: true, CreationDate: created, Tags: []Tag{}})
 	}
 	return out, nil
+}
+
+// ensureBusybox puts busybox:latest into the image store the first time an
+// AMI is needed, so its built-in AMI exists without an explicit import.
+func (e *EC2) ensureBusybox(ctx context.Context, st *image.Store) {
+	e.amis.mu.Lock()
+	defer e.amis.mu.Unlock()
+	if e.amis.busyboxDone {
+		return
+	}
+	if _, err := st.EnsureBusybox(ctx); err != nil {
+		// Without busybox-static there is simply no busybox AMI; other
+		// built-ins and registered AMIs still work.
+		slog.WarnContext(ctx, "ec2: no busybox image for the built-in AMI", "err", err)
+		return
+	}
+	e.amis.busyboxDone = true
 }
 
 // derivedImageID is a built-in AMI's ID: stable for one image in one region.
@@ -344,6 +351,7 @@ func (e *EC2) registerImage(ctx context.Context, in *registerImageInput) (*image
 	if st == nil {
 		return nil, awserr.New(awserr.NotImplemented, "Unsupported", "This nimbus runs without an image store.")
 	}
+	e.ensureBusybox(ctx, st)
 	img, err := st.Get(ctx, ref)
 	if errors.Is(err, image.ErrNotFound) {
 		return nil, invalidParameter("Image '%s' is not in the nimbus image store (see `nimbus image list`)", ref)
