@@ -316,6 +316,15 @@ func (e *EC2) runInstances(ctx context.Context, in *runInstancesInput) (*reserva
 		}
 		launched = e.newInstances(account, reg, req, hash)
 		for _, inst := range launched {
+			if e.host == nil || e.host.Network() == nil {
+				// Without sandbox networking the address is only a name, drawn
+				// from the subnet as EC2 does at launch.
+				n, err := tx.NextSequence("ec2:private-ip:" + inst.SubnetId)
+				if err != nil {
+					return err
+				}
+				inst.PrivateIpAddress = subnetAddress(inst.SubnetCIDR, n)
+			}
 			if _, err := tx.Create(inst.key(), inst); err != nil {
 				return err
 			}
@@ -513,6 +522,23 @@ func (e *EC2) newInstances(account, reg string, req *launchRequest, hash string)
 		out = append(out, inst)
 	}
 	return out
+}
+
+// subnetAddress is the nth address of a subnet past the four EC2 reserves at
+// its start, wrapping before the broadcast address.
+func subnetAddress(cidr string, n int64) string {
+	p, err := netip.ParsePrefix(cidr)
+	if err != nil || !p.Addr().Is4() {
+		return ""
+	}
+	size := int64(1) << (32 - p.Bits())
+	if size <= 8 {
+		return ""
+	}
+	b := p.Masked().Addr().As4()
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	v += uint32(4 + (n-1)%(size-5))
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}).String()
 }
 
 // macFor derives a stable, locally administered MAC from an instance ID, as

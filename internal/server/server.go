@@ -19,7 +19,9 @@ import (
 	"github.com/nimbus-dev/nimbus/internal/credentials"
 	"github.com/nimbus-dev/nimbus/internal/ec2"
 	"github.com/nimbus-dev/nimbus/internal/edge"
+	"github.com/nimbus-dev/nimbus/internal/imds"
 	"github.com/nimbus-dev/nimbus/internal/metrics"
+	"github.com/nimbus-dev/nimbus/internal/network"
 	"github.com/nimbus-dev/nimbus/internal/region"
 	"github.com/nimbus-dev/nimbus/internal/service"
 	"github.com/nimbus-dev/nimbus/internal/store"
@@ -30,15 +32,21 @@ import (
 
 // Server is a running nimbus.
 type Server struct {
-	cfg      *config.Config
-	version  string
-	started  time.Time
-	log      *slog.Logger
-	store    store.Store
-	host     *substrate.Host
-	services []*service.Service
-	edge     *edge.Server
-	http     *http.Server
+	cfg     *config.Config
+	version string
+	started time.Time
+	log     *slog.Logger
+	store   store.Store
+	host    *substrate.Host
+	// instances is EC2's instance controller, run until closeAll; metadata
+	// serves IMDS to instance sandboxes where the host has networking.
+	instances     *ec2.InstanceController
+	stopInstances context.CancelFunc
+	instancesDone chan struct{}
+	metadata      *network.MetadataServer
+	services      []*service.Service
+	edge          *edge.Server
+	http          *http.Server
 }
 
 // New builds a server from cfg: opens the store and wires every service.
@@ -77,6 +85,10 @@ func New(ctx context.Context, cfg *config.Config, version string, log *slog.Logg
 	}
 	ec2Svc, err := ec2.New(ec2.Options{Store: st, Regions: regions, Host: s.host})
 	if err != nil {
+		s.closeAll()
+		return nil, err
+	}
+	if err := s.startInstances(ctx, regions); err != nil {
 		s.closeAll()
 		return nil, err
 	}
@@ -135,10 +147,48 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	return err
 }
 
-// closeAll releases the substrate (sandboxes keep running, to be adopted by
-// the next nimbus) and then the store.
+// startInstances starts EC2's instance controller, which reconciles stored
+// instances with the sandboxes the substrate re-adopted, and the metadata
+// server instances reach at 169.254.169.254.
+func (s *Server) startInstances(ctx context.Context, regions *region.Catalog) error {
+	ctrl, err := ec2.NewInstanceController(ec2.InstanceControllerOptions{Store: s.store, Regions: regions,
+		Host: s.host, DataDir: s.cfg.DataDir, Logger: s.log})
+	if err != nil {
+		return err
+	}
+	if nm := s.host.Network(); nm != nil {
+		s.metadata = network.NewMetadataServer(nm, imds.New(ctrl, imds.WithLogger(s.log)))
+		if err := s.metadata.ListenAll(ctx); err != nil {
+			return fmt.Errorf("instance metadata server: %w", err)
+		}
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.instances, s.stopInstances, s.instancesDone = ctrl, cancel, make(chan struct{})
+	go func() {
+		defer close(s.instancesDone)
+		if err := ctrl.Run(runCtx); err != nil {
+			s.log.Error("EC2 instance controller stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+// closeAll stops the instance controller and the metadata server, releases
+// the substrate (sandboxes keep running, to be adopted by the next nimbus)
+// and then the store.
 func (s *Server) closeAll() error {
 	var err error
+	if s.stopInstances != nil {
+		s.stopInstances()
+		<-s.instancesDone
+		s.stopInstances = nil
+	}
+	if s.metadata != nil {
+		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = s.metadata.Close(closeCtx)
+		cancel()
+		s.metadata = nil
+	}
 	if s.host != nil {
 		err = s.host.Close()
 	}
