@@ -156,24 +156,8 @@ func decodeStructure(obj map[string]any, sh *awsmodel.Shape, at *location, errs 
 }
 
 func typeError(errs *validationErrors, at *location, want string, raw any) any {
-	errs.fatal = serializationError(fmt.Sprintf("Value at '%s' must be %s, not %s", at, want, jsonKind(raw)), nil)
+	errs.fatal = serializationError(fmt.Sprintf("Value at '%s' must be %s, not %s", at, want, wire.JSONKind(raw)), nil)
 	return nil
-}
-
-func jsonKind(raw any) string {
-	switch raw.(type) {
-	case map[string]any:
-		return "an object"
-	case []any:
-		return "an array"
-	case string:
-		return "a string"
-	case json.Number:
-		return "a number"
-	case bool:
-		return "a boolean"
-	}
-	return "null"
 }
 
 // decodeValue converts one JSON value to its document type, or records why

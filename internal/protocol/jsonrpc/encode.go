@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strconv"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/nimbus-dev/nimbus/internal/awserr"
 	"github.com/nimbus-dev/nimbus/internal/awsmodel"
@@ -61,9 +60,9 @@ func (c *codec) EncodeError(w http.ResponseWriter, _ *awsmodel.Operation, e awse
 	}
 	status := e.Status
 	body := append(make([]byte, 0, 128), `{"__type":`...)
-	body = appendString(body, e.Code)
+	body = wire.AppendJSONString(body, e.Code)
 	body = append(body, `,"message":`...)
-	body = appendString(body, e.Message)
+	body = wire.AppendJSONString(body, e.Message)
 	keys := make([]string, 0, len(e.Fields))
 	for k := range e.Fields {
 		if k != "__type" && k != "message" {
@@ -73,9 +72,9 @@ func (c *codec) EncodeError(w http.ResponseWriter, _ *awsmodel.Operation, e awse
 	sort.Strings(keys)
 	for _, k := range keys {
 		body = append(body, ',')
-		body = appendString(body, k)
+		body = wire.AppendJSONString(body, k)
 		body = append(body, ':')
-		body = appendString(body, e.Fields[k])
+		body = wire.AppendJSONString(body, e.Fields[k])
 	}
 	body = append(body, '}')
 	h := w.Header()
@@ -119,7 +118,7 @@ func appendMembersExact(dst []byte, sh *awsmodel.Shape, doc map[string]any) ([]b
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = appendString(dst, name)
+		dst = wire.AppendJSONString(dst, name)
 		dst = append(dst, ':')
 		var err error
 		if dst, err = appendValue(dst, sh.Members[name], v); err != nil {
@@ -182,7 +181,7 @@ func appendValue(dst []byte, ref *awsmodel.Ref, v any) ([]byte, error) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, k)
+			dst = wire.AppendJSONString(dst, k)
 			dst = append(dst, ':')
 			var err error
 			if dst, err = appendValue(dst, sh.Value, entries[k]); err != nil {
@@ -192,7 +191,7 @@ func appendValue(dst []byte, ref *awsmodel.Ref, v any) ([]byte, error) {
 		return append(dst, '}'), nil
 	case "string":
 		if s, ok := wire.Text(v); ok {
-			return appendString(dst, s), nil
+			return wire.AppendJSONString(dst, s), nil
 		}
 	case "integer", "long", "short", "byte":
 		if i, ok := wire.Int64(v); ok {
@@ -201,7 +200,7 @@ func appendValue(dst []byte, ref *awsmodel.Ref, v any) ([]byte, error) {
 	case "float", "double":
 		if f, ok := wire.Float64(v); ok {
 			if math.IsNaN(f) || math.IsInf(f, 0) {
-				return appendString(dst, wire.FormatFloat(f)), nil
+				return wire.AppendJSONString(dst, wire.FormatFloat(f)), nil
 			}
 			return strconv.AppendFloat(dst, f, 'g', -1, 64), nil
 		}
@@ -215,11 +214,11 @@ func appendValue(dst []byte, ref *awsmodel.Ref, v any) ([]byte, error) {
 			if format == wire.UnixTimestamp {
 				return append(dst, wire.FormatEpoch(t)...), nil
 			}
-			return appendString(dst, wire.FormatTimestamp(t, format)), nil
+			return wire.AppendJSONString(dst, wire.FormatTimestamp(t, format)), nil
 		}
 	case "blob":
 		if s, ok := wire.Base64(v); ok {
-			return appendString(dst, s), nil
+			return wire.AppendJSONString(dst, s), nil
 		}
 	default:
 		return appendJSON(dst, v)
@@ -234,49 +233,4 @@ func appendJSON(dst []byte, v any) ([]byte, error) {
 		return dst, fmt.Errorf("document value: %w", err)
 	}
 	return append(dst, b...), nil
-}
-
-const hex = "0123456789abcdef"
-
-// appendString writes s as a JSON string, replacing invalid UTF-8 with
-// U+FFFD as encoding/json does.
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		b := s[i]
-		if b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '"', '\\':
-				dst = append(dst, '\\', b)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }

@@ -133,7 +133,7 @@ func hasStatusMember(sh *awsmodel.Shape) bool {
 // S3 answers operations whose output is all headers with an empty body.
 func hasBodyValues(sh *awsmodel.Shape, doc map[string]any) bool {
 	for m, v := range doc {
-		if ref, ok := sh.Members[m]; ok && ref.Location == "" && !wire.IsNil(v) {
+		if ref, ok := sh.Members[m]; ok && ref.Location == "" && !isNil(v) {
 			return true
 		}
 	}
@@ -150,7 +150,7 @@ func (c *codec) setHeaders(h http.Header, sh *awsmodel.Shape, doc map[string]any
 			continue
 		}
 		v, ok := doc[m]
-		if !ok || wire.IsNil(v) {
+		if !ok || isNil(v) {
 			continue
 		}
 		switch ref.Location {
@@ -173,7 +173,7 @@ func (c *codec) setHeaders(h http.Header, sh *awsmodel.Shape, doc map[string]any
 			}
 			prefix := wireName(m, ref)
 			for k, fv := range fields {
-				if wire.IsNil(fv) {
+				if isNil(fv) {
 					continue
 				}
 				text, err := formatText(ref.Shape.Value, fv, wire.RFC822)
@@ -226,7 +226,7 @@ func (c *codec) setPayload(resp *response, sh *awsmodel.Shape, out map[string]an
 		return nil
 	}
 	v, present := out[member]
-	if present && wire.IsNil(v) {
+	if present && isNil(v) {
 		present = false
 	}
 	if headOnly {

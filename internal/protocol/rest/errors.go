@@ -8,6 +8,7 @@ import (
 
 	"github.com/nimbus-dev/nimbus/internal/awserr"
 	"github.com/nimbus-dev/nimbus/internal/awsmodel"
+	"github.com/nimbus-dev/nimbus/internal/protocol/wire"
 	"github.com/nimbus-dev/nimbus/internal/protocol/xmlshape"
 )
 
@@ -83,9 +84,9 @@ func (c *codec) writeJSONError(w http.ResponseWriter, status int, code string, e
 		if i > 0 {
 			out = append(out, ',')
 		}
-		out = appendJSONString(out, k)
+		out = wire.AppendJSONString(out, k)
 		out = append(out, ':')
-		out = appendJSONString(out, body[k])
+		out = wire.AppendJSONString(out, body[k])
 	}
 	out = append(out, '}')
 	h.Set("Content-Type", "application/json")

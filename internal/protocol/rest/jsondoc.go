@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/nimbus-dev/nimbus/internal/awserr"
 	"github.com/nimbus-dev/nimbus/internal/awsmodel"
@@ -114,23 +113,7 @@ func jsonPath(parent, member string) string {
 
 func typeError(path string, v any, want string) *awserr.Error {
 	return &awserr.Error{Kind: awserr.Validation, Code: codeSerialization,
-		Message: fmt.Sprintf("Value of %s must be %s, got %s", path, want, jsonKind(v))}
-}
-
-func jsonKind(v any) string {
-	switch v.(type) {
-	case map[string]any:
-		return "an object"
-	case []any:
-		return "an array"
-	case string:
-		return "a string"
-	case json.Number:
-		return "a number"
-	case bool:
-		return "a boolean"
-	}
-	return "null"
+		Message: fmt.Sprintf("Value of %s must be %s, got %s", path, want, wire.JSONKind(v))}
 }
 
 // fromJSON converts a decoded JSON value to the document type of ref's shape.
@@ -297,14 +280,14 @@ func appendJSONMembers(dst []byte, sh *awsmodel.Shape, doc map[string]any, path 
 			continue
 		}
 		v, ok := doc[m]
-		if !ok || wire.IsNil(v) {
+		if !ok || isNil(v) {
 			continue
 		}
 		if !first {
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = appendJSONString(dst, jsonName(m, ref))
+		dst = wire.AppendJSONString(dst, jsonName(m, ref))
 		dst = append(dst, ':')
 		var err error
 		if dst, err = appendJSON(dst, ref, v, jsonPath(path, m)); err != nil {
@@ -339,7 +322,7 @@ func appendJSON(dst []byte, ref *awsmodel.Ref, v any, path string) ([]byte, erro
 		dst = append(dst, '[')
 		first := true
 		for _, item := range items {
-			if wire.IsNil(item) {
+			if isNil(item) {
 				continue
 			}
 			if !first {
@@ -360,14 +343,14 @@ func appendJSON(dst []byte, ref *awsmodel.Ref, v any, path string) ([]byte, erro
 		dst = append(dst, '{')
 		first := true
 		for _, k := range sortedKeys(fields) {
-			if wire.IsNil(fields[k]) {
+			if isNil(fields[k]) {
 				continue
 			}
 			if !first {
 				dst = append(dst, ',')
 			}
 			first = false
-			dst = appendJSONString(dst, k)
+			dst = wire.AppendJSONString(dst, k)
 			dst = append(dst, ':')
 			var err error
 			if dst, err = appendJSON(dst, sh.Value, fields[k], path+"."+k); err != nil {
@@ -380,7 +363,7 @@ func appendJSON(dst []byte, ref *awsmodel.Ref, v any, path string) ([]byte, erro
 		if !ok {
 			return dst, fmt.Errorf("%s: string value is %T", path, v)
 		}
-		return appendJSONString(dst, s), nil
+		return wire.AppendJSONString(dst, s), nil
 	case "integer", "long":
 		n, ok := wire.Int64(v)
 		if !ok {
@@ -394,7 +377,7 @@ func appendJSON(dst []byte, ref *awsmodel.Ref, v any, path string) ([]byte, erro
 		}
 		s := wire.FormatFloat(f)
 		if s == "NaN" || s == "Infinity" || s == "-Infinity" {
-			return appendJSONString(dst, s), nil
+			return wire.AppendJSONString(dst, s), nil
 		}
 		return append(dst, s...), nil
 	case "boolean":
@@ -412,7 +395,7 @@ func appendJSON(dst []byte, ref *awsmodel.Ref, v any, path string) ([]byte, erro
 		if f == wire.UnixTimestamp {
 			return append(dst, formatTime(t, f)...), nil
 		}
-		return appendJSONString(dst, formatTime(t, f)), nil
+		return wire.AppendJSONString(dst, formatTime(t, f)), nil
 	case "blob":
 		b, ok := wire.Bytes(v)
 		if !ok {
@@ -423,42 +406,4 @@ func appendJSON(dst []byte, ref *awsmodel.Ref, v any, path string) ([]byte, erro
 		return append(dst, '"'), nil
 	}
 	return dst, fmt.Errorf("%s: shape %s has unsupported type %q", path, sh.Name, sh.Type)
-}
-
-// appendJSONString appends s as a JSON string, replacing invalid UTF-8.
-func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				dst = append(dst, '\\', c)
-			case c == '\n':
-				dst = append(dst, '\\', 'n')
-			case c == '\r':
-				dst = append(dst, '\\', 'r')
-			case c == '\t':
-				dst = append(dst, '\\', 't')
-			case c < 0x20:
-				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			default:
-				dst = append(dst, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			dst = append(dst, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xf])
-		default:
-			dst = append(dst, s[i:i+size]...)
-		}
-		i += size
-	}
-	return append(dst, '"')
 }

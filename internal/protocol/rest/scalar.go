@@ -159,3 +159,16 @@ func asTime(v any) (time.Time, bool) {
 	}
 	return wire.Time(v)
 }
+
+// isNil is wire.IsNil, except that a nil []any or map[string]any is absent
+// too: the rest codec has always left such members out where the other
+// codecs write them empty, and clients see the difference.
+func isNil(v any) bool {
+	switch x := v.(type) {
+	case []any:
+		return x == nil
+	case map[string]any:
+		return x == nil
+	}
+	return wire.IsNil(v)
+}

@@ -117,7 +117,7 @@ func (c *codec) appendXMLOutput(dst []byte, out *awsmodel.Ref, doc map[string]an
 		if m, ref, ok := sh.MemberFold("LocationConstraint"); ok {
 			doc = wire.CanonicalMembers(sh, doc)
 			text := ""
-			if v, ok := doc[m]; ok && !wire.IsNil(v) {
+			if v, ok := doc[m]; ok && !isNil(v) {
 				s, err := formatText(ref, v, wire.ISO8601)
 				if err != nil {
 					return dst, err

@@ -231,7 +231,9 @@ func Fields(v any) (map[string]any, bool) {
 }
 
 // IsNil reports whether a document value is absent: nil, or a nil pointer,
-// map or slice that a handler left unset.
+// map or slice that a handler left unset. A nil []any or map[string]any is
+// not absent but empty, so the codecs write an empty list or structure for
+// it (the rest codec alone leaves those out; see its isNil).
 func IsNil(v any) bool {
 	if v == nil {
 		return true
