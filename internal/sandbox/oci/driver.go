@@ -102,6 +102,14 @@ func WithLogger(l *slog.Logger) Option { return func(d *Driver) { d.log = l } }
 
 // New checks the runtime and prepares the state directories. With
 // RuntimeAuto it probes crun once and falls back to runc, logging why.
+//
+// It then removes what a nimbus killed inside Create left before the
+// runtime knew the container: state directories with no container in any
+// runtime state root under the driver's root, no running shim and no Create
+// in progress, with their overlay roots and other mounts under them and
+// their empty cgroups. List cannot report those, and no handle of them was
+// ever returned, so nothing else could. Sandboxes a runtime knows or a shim
+// watches are never touched: they are List's, Adopt's and Delete's.
 func New(ctx context.Context, opts ...Option) (*Driver, error) {
 	d := &Driver{root: DefaultRoot, runtime: RuntimeRunc, log: slog.Default(), shims: map[string]*Shim{}}
 	for _, o := range opts {
@@ -152,6 +160,7 @@ func New(ctx context.Context, opts ...Option) (*Driver, error) {
 	default:
 		return nil, fmt.Errorf("oci driver: unknown runtime %q", d.runtime)
 	}
+	d.sweepAbandoned(ctx)
 	return d, nil
 }
 

@@ -46,6 +46,16 @@ func (d *Driver) Create(ctx context.Context, spec sandbox.Spec) (h *sandbox.Hand
 		}
 		return nil, fmt.Errorf("create sandbox %s: %w", spec.ID, err)
 	}
+	// Held until the sandbox exists or is undone; see sweepAbandoned.
+	lock, err := lockSandboxDir(dir, true)
+	if err != nil {
+		os.Remove(dir)
+		return nil, fmt.Errorf("create sandbox %s: lock state dir: %w", spec.ID, err)
+	}
+	defer lock.Close()
+	if !lockedDirStillAt(lock, dir) {
+		return nil, fmt.Errorf("create sandbox %s: state dir %s was removed by another driver's sweep", spec.ID, dir)
+	}
 	defer func() {
 		if err != nil {
 			d.cleanup(context.WithoutCancel(ctx), spec.ID, dir)

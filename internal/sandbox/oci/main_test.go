@@ -22,6 +22,9 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == orphanHelperCommand {
 		os.Exit(orphanHelperMain(os.Args[2:]))
 	}
+	if len(os.Args) > 1 && os.Args[1] == crashInCreateHelperCommand {
+		os.Exit(crashInCreateHelperMain(os.Args[2:]))
+	}
 	os.Exit(m.Run())
 }
 
