@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
-	"sync"
 
 	"github.com/nimbus-dev/nimbus/internal/awserr"
 	"github.com/nimbus-dev/nimbus/internal/awsmodel"
@@ -15,21 +14,11 @@ import (
 )
 
 // buffers recycles response bodies between requests.
-var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
-
-// maxPooled keeps one huge response from pinning its buffer in the pool.
-const maxPooled = 1 << 20
-
-func release(bp *[]byte, body []byte) {
-	if cap(body) <= maxPooled {
-		*bp = body[:0]
-		buffers.Put(bp)
-	}
-}
+var buffers = wire.NewBodyPool(2048)
 
 // Encode writes the output document as a JSON object.
 func (c *codec) Encode(w http.ResponseWriter, op *awsmodel.Operation, out map[string]any, requestID string) error {
-	bp := buffers.Get().(*[]byte)
+	bp := buffers.Get()
 	body := (*bp)[:0]
 	var err error
 	if op.Output != nil && op.Output.Shape != nil {
@@ -37,7 +26,7 @@ func (c *codec) Encode(w http.ResponseWriter, op *awsmodel.Operation, out map[st
 	} else {
 		body = append(body, "{}"...)
 	}
-	defer release(bp, body)
+	defer buffers.Put(bp, body)
 	if err != nil {
 		return fmt.Errorf("encode %s response: %w", op.Name, err)
 	}

@@ -4,34 +4,23 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"sync"
 
 	"github.com/nimbus-dev/nimbus/internal/awserr"
 	"github.com/nimbus-dev/nimbus/internal/awsmodel"
+	"github.com/nimbus-dev/nimbus/internal/protocol/wire"
 	"github.com/nimbus-dev/nimbus/internal/protocol/xmlshape"
 )
 
-// buffers recycles response bodies; a server answering thousands of requests
-// a second would otherwise allocate one per response.
-var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
-
-// maxPooled keeps one huge response from pinning its buffer in the pool.
-const maxPooled = 1 << 20
-
-func release(bp *[]byte, body []byte) {
-	if cap(body) <= maxPooled {
-		*bp = body[:0]
-		buffers.Put(bp)
-	}
-}
+// buffers recycles response bodies between requests.
+var buffers = wire.NewBodyPool(4096)
 
 const contentType = "text/xml;charset=UTF-8"
 
 // Encode writes a successful response in the protocol's envelope.
 func (c *codec) Encode(w http.ResponseWriter, op *awsmodel.Operation, out map[string]any, requestID string) error {
-	bp := buffers.Get().(*[]byte)
+	bp := buffers.Get()
 	body, err := c.appendResponse((*bp)[:0], op, out, requestID)
-	defer release(bp, body)
+	defer buffers.Put(bp, body)
 	if err != nil {
 		return fmt.Errorf("encode %s response: %w", op.Name, err)
 	}
@@ -98,9 +87,9 @@ func (c *codec) EncodeError(w http.ResponseWriter, op *awsmodel.Operation, e aws
 		e = awserr.Resolve(c.family, &e) // a caller that skipped Resolve still gets a complete envelope
 	}
 	status := e.Status
-	bp := buffers.Get().(*[]byte)
+	bp := buffers.Get()
 	body := c.appendError((*bp)[:0], e, status, requestID)
-	defer release(bp, body)
+	defer buffers.Put(bp, body)
 	h := w.Header()
 	h.Set("Content-Type", contentType)
 	h.Set("Content-Length", strconv.Itoa(len(body)))
