@@ -310,7 +310,10 @@ func (e *EC2) revokeRules(ctx context.Context, in *changeRulesInput, egress bool
 			if len(rules) == 0 {
 				return awserr.Missing("IpPermissions")
 			}
-			// AWS revokes nothing unless every rule named exists.
+			// AWS revokes nothing unless every rule named exists, and answers
+			// InvalidPermission.NotFound, as it does in non-default VPCs. (In a
+			// default VPC AWS instead succeeds and lists the rules it did not
+			// find in UnknownIpPermissions; nimbus reports the mistake.)
 			for _, want := range rules {
 				found := false
 				for _, r := range g.Rules {
