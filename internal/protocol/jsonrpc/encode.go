@@ -30,12 +30,7 @@ func (c *codec) Encode(w http.ResponseWriter, op *awsmodel.Operation, out map[st
 	if err != nil {
 		return fmt.Errorf("encode %s response: %w", op.Name, err)
 	}
-	h := w.Header()
-	h.Set("Content-Type", c.contentType)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("x-amzn-RequestId", requestID)
-	w.WriteHeader(http.StatusOK)
-	if _, err := w.Write(body); err != nil {
+	if err := wire.WriteBody(w, http.StatusOK, c.contentType, requestID, body); err != nil {
 		return fmt.Errorf("write %s response: %w", op.Name, err)
 	}
 	return nil
@@ -66,13 +61,8 @@ func (c *codec) EncodeError(w http.ResponseWriter, _ *awsmodel.Operation, e awse
 		body = wire.AppendJSONString(body, e.Fields[k])
 	}
 	body = append(body, '}')
-	h := w.Header()
-	h.Set("Content-Type", c.contentType)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("x-amzn-RequestId", requestID)
-	h.Set("X-Amzn-ErrorType", e.Code)
-	w.WriteHeader(status)
-	_, _ = w.Write(body) // the client went away; nothing left to tell it
+	w.Header().Set("X-Amzn-ErrorType", e.Code)
+	_ = wire.WriteBody(w, status, c.contentType, requestID, body) // the client went away; nothing left to tell it
 }
 
 func appendStructure(dst []byte, sh *awsmodel.Shape, doc map[string]any) ([]byte, error) {

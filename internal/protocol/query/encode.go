@@ -3,7 +3,6 @@ package query
 import (
 	"fmt"
 	"net/http"
-	"strconv"
 
 	"github.com/nimbus-dev/nimbus/internal/awserr"
 	"github.com/nimbus-dev/nimbus/internal/awsmodel"
@@ -24,12 +23,7 @@ func (c *codec) Encode(w http.ResponseWriter, op *awsmodel.Operation, out map[st
 	if err != nil {
 		return fmt.Errorf("encode %s response: %w", op.Name, err)
 	}
-	h := w.Header()
-	h.Set("Content-Type", contentType)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("x-amzn-RequestId", requestID)
-	w.WriteHeader(http.StatusOK)
-	if _, err := w.Write(body); err != nil {
+	if err := wire.WriteBody(w, http.StatusOK, contentType, requestID, body); err != nil {
 		return fmt.Errorf("write %s response: %w", op.Name, err)
 	}
 	return nil
@@ -90,12 +84,7 @@ func (c *codec) EncodeError(w http.ResponseWriter, op *awsmodel.Operation, e aws
 	bp := buffers.Get()
 	body := c.appendError((*bp)[:0], e, status, requestID)
 	defer buffers.Put(bp, body)
-	h := w.Header()
-	h.Set("Content-Type", contentType)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("x-amzn-RequestId", requestID)
-	w.WriteHeader(status)
-	_, _ = w.Write(body) // the client went away; nothing left to tell it
+	_ = wire.WriteBody(w, status, contentType, requestID, body) // the client went away; nothing left to tell it
 }
 
 func (c *codec) appendError(dst []byte, e awserr.Error, status int, requestID string) []byte {
