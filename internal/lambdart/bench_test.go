@@ -1,6 +1,9 @@
 package lambdart
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -52,4 +55,88 @@ func BenchmarkWarmInvokeNode(b *testing.B) {
 		"index.js": "exports.handler = async (event) => ({ message: event.message });",
 	})
 	benchWarmInvoke(b, p, `{"message":"hi"}`)
+}
+
+// benchColdStart measures a cold start: from starting the runtime process
+// to the answer of its first invoke, the session and its loopback listener
+// included. Each iteration runs a fresh process and kills it after.
+func benchColdStart(b *testing.B, argv []string, taskRoot, handler, payload string) {
+	lat := make([]time.Duration, 0, b.N)
+	ctx := b.Context()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		sess := NewSession(WithStartTime(start))
+		ln, err := ListenLoopback(ctx, sess)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Env = lambdaEnv(ln.Addr(), taskRoot, handler)
+		cmd.Dir = taskRoot
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		res, err := sess.Invoke(ctx, Invocation{
+			RequestID: newRequestID(), Payload: []byte(payload), FunctionARN: testFunctionARN, Timeout: 10 * time.Second,
+		})
+		lat = append(lat, time.Since(start))
+		b.StopTimer()
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait() // killed: its status says so
+		sess.Close()
+		if cerr := ln.Close(ctx); cerr != nil {
+			b.Fatal(cerr)
+		}
+		if err != nil || res.FunctionError != "" {
+			b.Fatalf("cold invoke: %v %+v", err, res)
+		}
+		b.StartTimer()
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+}
+
+// coldStartFiles writes a function's files into a task root, and the
+// runtime's bootstrap, returning the runtime's command.
+func coldStartFiles(b *testing.B, family Family, files map[string]string) (argv []string, taskRoot string) {
+	rt := hostRuntime(b, family)
+	taskRoot = b.TempDir()
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(taskRoot, name), []byte(content), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	runtimeDir := b.TempDir()
+	if err := rt.WriteFiles(runtimeDir); err != nil {
+		b.Fatal(err)
+	}
+	return rt.Command(runtimeDir, taskRoot), taskRoot
+}
+
+func BenchmarkColdStartGo(b *testing.B) {
+	taskRoot := b.TempDir()
+	data, err := os.ReadFile(goHelloBinary(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(taskRoot, "bootstrap"), data, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	benchColdStart(b, []string{filepath.Join(taskRoot, "bootstrap")}, taskRoot, "bootstrap", `{"message":"hi"}`)
+}
+
+func BenchmarkColdStartPython(b *testing.B) {
+	argv, taskRoot := coldStartFiles(b, FamilyPython, map[string]string{
+		"app.py": "def handler(event, context):\n    return {'message': event['message']}\n",
+	})
+	benchColdStart(b, argv, taskRoot, "app.handler", `{"message":"hi"}`)
+}
+
+func BenchmarkColdStartNode(b *testing.B) {
+	argv, taskRoot := coldStartFiles(b, FamilyNodeJS, map[string]string{
+		"index.js": "exports.handler = async (event) => ({ message: event.message });",
+	})
+	benchColdStart(b, argv, taskRoot, "index.handler", `{"message":"hi"}`)
 }

@@ -106,3 +106,17 @@ func TestNodeInitErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestNodeUncaughtExceptionEndsRuntime(t *testing.T) {
+	p := startInterpreted(t, FamilyNodeJS, "index.handler", map[string]string{"index.js": `
+exports.handler = () => new Promise(() => { setTimeout(() => { throw new Error("late failure"); }, 1); });`})
+	res := p.mustInvoke(t, `{}`)
+	if res.FunctionError != "Unhandled" || res.ErrorType != "Error" || !strings.Contains(string(res.Payload), "late failure") {
+		t.Fatalf("result %q %q %s", res.FunctionError, res.ErrorType, res.Payload)
+	}
+	p.waitExit(t)
+	var ee *ExitError
+	if err := p.sess.Err(); !errors.As(err, &ee) || !strings.Contains(ee.Error(), "exit status 129") {
+		t.Errorf("session end %v; want the runtime's exit status 129", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 const pyHandler = `
@@ -27,6 +28,10 @@ def describe(event, context):
         "log_stream_name": context.log_stream_name,
         "remaining": context.get_remaining_time_in_millis(),
         "region": os.environ["AWS_REGION"],
+        "app_title": context.client_context.client.app_title,
+        "custom": context.client_context.custom,
+        "identity_id": context.identity.cognito_identity_id,
+        "trace_id": os.environ.get("_X_AMZN_TRACE_ID"),
     }
 
 def big(event, context):
@@ -115,7 +120,15 @@ func TestPythonInitErrors(t *testing.T) {
 
 func TestPythonContext(t *testing.T) {
 	p := startInterpreted(t, FamilyPython, "app.describe", map[string]string{"app.py": pyHandler})
-	res := p.mustInvoke(t, `{}`)
+	res, err := p.sess.Invoke(t.Context(), Invocation{
+		RequestID: newRequestID(), Payload: []byte(`{}`), FunctionARN: testFunctionARN, Timeout: 10 * time.Second,
+		ClientContext:   `{"client":{"app_title":"shop"},"custom":{"k":"v"},"env":{}}`,
+		CognitoIdentity: `{"cognitoIdentityId":"us-east-1:abc","cognitoIdentityPoolId":"us-east-1:pool"}`,
+		TraceID:         "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
+	})
+	if err != nil || res.FunctionError != "" {
+		t.Fatalf("invoke: %v %s\n%s", err, res.Payload, p.out)
+	}
 	var got map[string]any
 	if err := json.Unmarshal(res.Payload, &got); err != nil {
 		t.Fatalf("%s: %v", res.Payload, err)
@@ -124,11 +137,15 @@ func TestPythonContext(t *testing.T) {
 		"function_name": "hello", "function_version": "$LATEST", "invoked_function_arn": testFunctionARN,
 		"memory_limit_in_mb": "128", "log_group_name": "/aws/lambda/hello",
 		"log_stream_name": "2026/01/01/[$LATEST]0123456789abcdef", "region": "us-east-1",
+		"app_title": "shop", "identity_id": "us-east-1:abc", "trace_id": "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
 	}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("context %s = %v; want %v", k, got[k], v)
 		}
+	}
+	if c, _ := got["custom"].(map[string]any); c["k"] != "v" {
+		t.Errorf("client_context.custom = %v", got["custom"])
 	}
 	if id, _ := got["aws_request_id"].(string); !strings.HasPrefix(id, "8476a536-") {
 		t.Errorf("aws_request_id %v", got["aws_request_id"])

@@ -219,9 +219,9 @@ async function serve(handler) {
 }
 
 // Errors that escape the handler's promise still belong to the invocation.
-async function crash(err, type) {
-  const doc = errorDocument(err, type);
-  console.error(type, JSON.stringify(doc));
+async function crash(err, kind) {
+  const doc = errorDocument(err);
+  console.error(kind, JSON.stringify(doc));
   if (inFlight) {
     try {
       await postError(`/runtime/invocation/${inFlight}/error`, doc);
