@@ -26,9 +26,10 @@
 // rule is written once: the lenient readers of handler documents (Int64,
 // Float64, Bool, Time, Text, Base64, Bytes, Items, Fields, IsNil,
 // CanonicalMembers), the model's timestamp formats, and Violation, the
-// enum, length and range constraints in AWS's wording. They sit in wire
-// rather than in a codec package because they follow from the document
-// conventions above and from the model, not from any one protocol.
+// enum, length and range constraints in AWS's wording; and the plumbing of
+// an answer (AppendJSONString, JSONKind, BodyPool, WriteBody). They sit in
+// wire rather than in a codec package because they follow from the
+// document conventions above and from the model, not from any one protocol.
 package wire
 
 import (
