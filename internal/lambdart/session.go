@@ -136,7 +136,9 @@ func (s *Session) InitError() (*InitError, bool) {
 // Invoke hands inv to the runtime, waiting for the runtime to ask for it if
 // it is still initializing or finishing the previous invocation, and
 // returns the runtime's answer; a function error is a Result with
-// FunctionError set, not an error.
+// FunctionError set, not an error. The deadline runs from the call, so a
+// cold start calls WaitReady first: in Lambda, init time does not count
+// against the invocation's timeout.
 //
 // Errors: *TimeoutError when inv's deadline passes first (the session is
 // then over and the sandbox must be killed); *ExitError when the runtime
@@ -148,11 +150,13 @@ func (s *Session) Invoke(ctx context.Context, inv Invocation) (*Result, error) {
 	if inv.RequestID == "" {
 		return nil, errors.New("lambdart: invocation without a request ID")
 	}
-	if inv.Deadline.IsZero() {
-		if inv.Timeout <= 0 {
-			return nil, fmt.Errorf("lambdart: invocation %s has neither a deadline nor a timeout", inv.RequestID)
-		}
+	switch {
+	case inv.Deadline.IsZero() && inv.Timeout <= 0:
+		return nil, fmt.Errorf("lambdart: invocation %s has neither a deadline nor a timeout", inv.RequestID)
+	case inv.Deadline.IsZero():
 		inv.Deadline = s.now().Add(inv.Timeout)
+	case inv.Timeout <= 0:
+		inv.Timeout = inv.Deadline.Sub(s.now()) // for the timeout message
 	}
 	c := &call{inv: inv, result: make(chan *Result, 1)}
 
@@ -232,9 +236,6 @@ func (s *Session) timeOut(c *call) (*Result, error) {
 	default:
 	}
 	te := &TimeoutError{RequestID: c.inv.RequestID, Timeout: c.inv.Timeout}
-	if te.Timeout <= 0 {
-		te.Timeout = time.Until(c.inv.Deadline) // unknown: report what was left
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.transitionLocked(evTimeout); err != nil {

@@ -455,3 +455,12 @@ func TestTimeoutWhileInitializing(t *testing.T) {
 		t.Fatalf("Invoke = %v", err)
 	}
 }
+
+func TestTimeoutFromDeadlineOnly(t *testing.T) {
+	s, _ := newServedSession(t)
+	_, err := s.Invoke(t.Context(), Invocation{RequestID: "req-1", Deadline: time.Now().Add(50 * time.Millisecond)})
+	var te *TimeoutError
+	if !errors.As(err, &te) || te.Error() != "Task timed out after 0.05 seconds" {
+		t.Fatalf("Invoke = %v", err)
+	}
+}

@@ -1,8 +1,6 @@
 package lambdart
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -82,73 +80,4 @@ func responseTooLarge() *Result {
 			ErrorMessage: fmt.Sprintf("Response payload size exceeded maximum allowed payload size (%d bytes).", MaxPayloadSize),
 		}.marshal(),
 	}
-}
-
-// handleResponse serves POST /runtime/invocation/{id}/response. The body
-// may come chunked; a failure trailer (aws-lambda-go's streamed errors)
-// turns it into a function error.
-func (s *Session) handleResponse(w http.ResponseWriter, r *http.Request) {
-	c := s.beginAnswer(w, r, "InvocationResponse")
-	if c == nil {
-		return
-	}
-	body, tooLarge, err := readAnswer(w, r)
-	if err != nil {
-		s.abortAnswer(w, err)
-		return
-	}
-	if tooLarge {
-		s.finishAnswer(w, c, responseTooLarge(), true)
-		return
-	}
-	if errType := r.Trailer.Get(HeaderFunctionErrorType); errType != "" {
-		doc, derr := base64.StdEncoding.DecodeString(r.Trailer.Get(HeaderFunctionErrorBody))
-		if derr != nil || len(doc) == 0 {
-			doc = nil
-		}
-		s.finishAnswer(w, c, functionError(errType, doc), false)
-		return
-	}
-	s.finishAnswer(w, c, &Result{Payload: body, ContentType: r.Header.Get("Content-Type")}, false)
-}
-
-// handleInvocationError serves POST /runtime/invocation/{id}/error.
-func (s *Session) handleInvocationError(w http.ResponseWriter, r *http.Request) {
-	c := s.beginAnswer(w, r, "InvocationErrorResponse")
-	if c == nil {
-		return
-	}
-	body, tooLarge, err := readAnswer(w, r)
-	if err != nil {
-		s.abortAnswer(w, err)
-		return
-	}
-	if tooLarge {
-		s.finishAnswer(w, c, responseTooLarge(), true)
-		return
-	}
-	s.finishAnswer(w, c, functionError(r.Header.Get(HeaderFunctionErrorType), body), false)
-}
-
-// functionError builds the Result of a runtime-reported error. The type
-// comes from the header, else the body's errorType; a missing or non-JSON
-// body is replaced by a document built from what is known.
-func functionError(headerType string, body []byte) *Result {
-	errType := headerType
-	var doc ErrorDocument
-	validDoc := len(body) > 0 && json.Unmarshal(body, &doc) == nil
-	if errType == "" && validDoc {
-		errType = doc.ErrorType
-	}
-	if errType == "" {
-		errType = "Unhandled"
-	}
-	if !validDoc {
-		msg := string(body)
-		if msg == "" {
-			msg = "Unknown application error occurred"
-		}
-		body = ErrorDocument{ErrorType: errType, ErrorMessage: msg}.marshal()
-	}
-	return &Result{Payload: body, ContentType: "application/json", FunctionError: "Unhandled", ErrorType: errType}
 }

@@ -1,0 +1,47 @@
+package lambdart
+
+import (
+	"encoding/json"
+	"net/http"
+)
+
+// handleInvocationError serves POST /runtime/invocation/{id}/error.
+func (s *Session) handleInvocationError(w http.ResponseWriter, r *http.Request) {
+	c := s.beginAnswer(w, r, "InvocationErrorResponse")
+	if c == nil {
+		return
+	}
+	body, tooLarge, err := readAnswer(w, r)
+	if err != nil {
+		s.abortAnswer(w, err)
+		return
+	}
+	if tooLarge {
+		s.finishAnswer(w, c, responseTooLarge(), true)
+		return
+	}
+	s.finishAnswer(w, c, functionError(r.Header.Get(HeaderFunctionErrorType), body), false)
+}
+
+// functionError builds the Result of a runtime-reported error. The type
+// comes from the header, else the body's errorType; a missing or non-JSON
+// body is replaced by a document built from what is known.
+func functionError(headerType string, body []byte) *Result {
+	errType := headerType
+	var doc ErrorDocument
+	validDoc := len(body) > 0 && json.Unmarshal(body, &doc) == nil
+	if errType == "" && validDoc {
+		errType = doc.ErrorType
+	}
+	if errType == "" {
+		errType = "Unhandled"
+	}
+	if !validDoc {
+		msg := string(body)
+		if msg == "" {
+			msg = "Unknown application error occurred"
+		}
+		body = ErrorDocument{ErrorType: errType, ErrorMessage: msg}.marshal()
+	}
+	return &Result{Payload: body, ContentType: "application/json", FunctionError: "Unhandled", ErrorType: errType}
+}
