@@ -78,6 +78,9 @@ func TestPythonException(t *testing.T) {
 	if len(doc.StackTrace) == 0 || !strings.Contains(doc.StackTrace[0], "app.py") || strings.Contains(strings.Join(doc.StackTrace, ""), "bootstrap.py") {
 		t.Errorf("stack trace %q; want the user's frames only", doc.StackTrace)
 	}
+	if out := p.out.String(); !strings.Contains(out, "[ERROR] ValueError: no such order: o-42\nTraceback (most recent call last):") {
+		t.Errorf("log lacks the error and its traceback:\n%s", out)
+	}
 	// The runtime stays warm after a handled exception.
 	if res := p.mustInvoke(t, `{"order":"o-43"}`); !strings.Contains(string(res.Payload), "o-43") {
 		t.Errorf("second invoke %s", res.Payload)

@@ -199,7 +199,12 @@ def error_document(exc, error_type=None, message=None, tb=None):
 
 
 def log_error(doc):
-    print("[ERROR] %s: %s" % (doc["errorType"], doc["errorMessage"]), file=sys.stderr, flush=True)
+    """Logs an error as Lambda's Python runtime does: type, message, then the traceback."""
+    lines = ["[ERROR] %s: %s" % (doc["errorType"], doc["errorMessage"])]
+    if doc["stackTrace"]:
+        lines.append("Traceback (most recent call last):")
+        lines.extend(frame.rstrip("\n") for frame in doc["stackTrace"])
+    print("\n".join(lines), file=sys.stderr, flush=True)
 
 
 def load_handler(spec):
