@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/nimbus-dev/nimbus/internal/imds"
-	"github.com/nimbus-dev/nimbus/internal/network"
 	"github.com/nimbus-dev/nimbus/internal/region"
 	"github.com/nimbus-dev/nimbus/internal/sandbox"
 	"github.com/nimbus-dev/nimbus/internal/store"
@@ -58,6 +57,8 @@ type InstanceController struct {
 	grace     time.Duration
 	workers   int
 	queue     *keyQueue
+	driver    string // the substrate's driver, which decides the init command
+	network   string // the network instances join; "" without networking
 
 	mu      sync.Mutex
 	waiting map[string]int // instance ID → the boot whose exit a goroutine awaits
@@ -77,6 +78,13 @@ func NewInstanceController(opts InstanceControllerOptions) (*InstanceController,
 	}
 	c.e.groupMembers = c.e.instanceIPsInGroup
 	c.e.onGroupChanged = c.e.reapplyFirewalls
+	info := opts.Host.Info()
+	c.driver = info.Driver
+	if info.Networking && len(info.Networks) > 0 {
+		// The first network is the default one (nimbus0 unless configured
+		// otherwise); VPC subnets as networks of their own come later.
+		c.network = info.Networks[0].Name
+	}
 	if c.log == nil {
 		c.log = slog.Default()
 	}
@@ -305,6 +313,7 @@ func (c *InstanceController) launch(ctx context.Context, inst *instance) error {
 	default:
 		return fmt.Errorf("look up sandbox: %w", err)
 	}
+	runStart := time.Now()
 	if sb == nil {
 		if sb, err = c.runSandbox(ctx, inst, boot); err != nil {
 			if ctx.Err() != nil {
@@ -335,7 +344,8 @@ func (c *InstanceController) launch(ctx context.Context, inst *instance) error {
 		return fmt.Errorf("record running: %w", err)
 	}
 	if updated.State == stateRunning {
-		c.log.Info("instance running", "instance", inst.InstanceId, "ip", updated.PrivateIpAddress, "boot", boot)
+		c.log.Info("instance running", "instance", inst.InstanceId, "ip", updated.PrivateIpAddress, "boot", boot,
+			"launch_ms", time.Since(runStart).Milliseconds())
 		c.watchExit(ctx, inst.key(), boot)
 		c.e.reapplyFirewalls(ctx, inst.OwnerId, inst.Region, "")
 	}
@@ -367,15 +377,15 @@ func (c *InstanceController) runSandbox(ctx context.Context, inst *instance, boo
 		Labels:       map[string]string{labelBoot: strconv.Itoa(boot)},
 		Image:        inst.Image,
 		RootUpperDir: rootDir,
-		Command:      initCommand(c.e.host.Info().Driver, cfg),
+		Command:      initCommand(c.driver, cfg),
 		Hostname:     cfg.Hostname,
 		MilliCPU:     int64(inst.VCPUs) * 1000,
 		MemoryBytes:  inst.MemoryMiB << 20,
 		Mounts:       []substrate.Mount{{Type: substrate.MountBind, Source: bootDir, Destination: bootMount, ReadOnly: true}},
 		Init:         true,
 	}
-	if c.e.host.Network() != nil {
-		rs.Network = network.DefaultNetwork().Name
+	if c.network != "" {
+		rs.Network = c.network
 		rs.IP = ip // an instance keeps its private IP across stop and start
 	}
 	sb, err := c.e.host.Run(ctx, rs)
@@ -703,14 +713,16 @@ func (e *EC2) reapplyFirewalls(ctx context.Context, account, reg, groupID string
 	}
 	all, err := e.loadInstances(ctx, account, reg)
 	if err != nil {
-		slog.Error("ec2: re-apply firewalls", "err", err)
+		if ctx.Err() == nil {
+			slog.Error("ec2: re-apply firewalls", "err", err)
+		}
 		return
 	}
 	for _, inst := range all {
 		if inst.State != stateRunning {
 			continue
 		}
-		if err := e.applyFirewall(ctx, inst); err != nil {
+		if err := e.applyFirewall(ctx, inst); err != nil && ctx.Err() == nil {
 			slog.Error("ec2: re-apply firewall", "instance", inst.InstanceId, "group", groupID, "err", err)
 		}
 	}

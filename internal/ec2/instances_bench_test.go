@@ -1,0 +1,173 @@
+package ec2
+
+import (
+	"context"
+	"encoding/json"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nimbus-dev/nimbus/internal/identity"
+	"github.com/nimbus-dev/nimbus/internal/network"
+	"github.com/nimbus-dev/nimbus/internal/region"
+	"github.com/nimbus-dev/nimbus/internal/service"
+	"github.com/nimbus-dev/nimbus/internal/store"
+	"github.com/nimbus-dev/nimbus/internal/store/sqlitestore"
+	"github.com/nimbus-dev/nimbus/internal/substrate"
+)
+
+// BenchmarkRunInstancesToRunning measures RunInstances until the instance's
+// record says running: handler, store, controller and substrate, without
+// HTTP. "fake" isolates nimbus's own overhead; "oci" runs the busybox AMI
+// under runc with a network of its own (root, runc, tini-static and the CNI
+// plugins needed). It reports p50 and p99 besides the mean, and terminates
+// each instance outside the timed part.
+//
+//	go test ./internal/ec2 -run - -bench RunInstancesToRunning -benchtime 50x
+func BenchmarkRunInstancesToRunning(b *testing.B) {
+	b.Run("fake", func(b *testing.B) {
+		h := newInstanceHarness(&testing.T{})
+		benchmarkLaunches(b, h.e, h.st, h.amiID)
+	})
+	b.Run("oci", func(b *testing.B) {
+		e, st, ami := openOCIForBench(b)
+		benchmarkLaunches(b, e, st, ami)
+	})
+}
+
+func benchmarkLaunches(b *testing.B, e *EC2, st store.Store, ami string) {
+	ctx := identity.With(context.Background(), &identity.Call{Region: "us-east-1",
+		Principal: &identity.Principal{Type: identity.Root, Account: testAccount}})
+	watchCtx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events, err := st.Watch(watchCtx, kindInstance)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var took []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		res, err := e.runInstances(ctx, &runInstancesInput{ImageId: ami, MinCount: 1, MaxCount: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		id := res.Instances[0].InstanceId
+		waitForState(b, events, id, stateRunning)
+		took = append(took, time.Since(start))
+		b.StopTimer()
+		if _, err := e.terminateInstances(ctx, &instanceIDsInput{InstanceIds: []string{id}}); err != nil {
+			b.Fatal(err)
+		}
+		waitForState(b, events, id, stateTerminated)
+		b.StartTimer()
+	}
+	b.StopTimer()
+	sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
+	pct := func(p float64) float64 {
+		return float64(took[int(p*float64(len(took)-1))].Microseconds()) / 1000
+	}
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+}
+
+// waitForState reads instance events until id reaches state.
+func waitForState(b *testing.B, events <-chan store.Event, id, state string) {
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				b.Fatal("store watch ended")
+			}
+			if ev.Key.ID != id || ev.Type != store.EventPut {
+				continue
+			}
+			var inst instance
+			if err := json.Unmarshal(ev.Data, &inst); err != nil {
+				b.Fatal(err)
+			}
+			if inst.State == state {
+				return
+			}
+		case <-timeout:
+			b.Fatalf("instance %s did not reach %s", id, state)
+		}
+	}
+}
+
+// openOCIForBench opens a runc host on a network of its own (so it never
+// touches nimbus0) with the controller running, and tears it all down at
+// the end.
+func openOCIForBench(b *testing.B) (*EC2, store.Store, string) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root")
+	}
+	for _, bin := range []string{"runc", "nft", "busybox"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			b.Skipf("needs %s", bin)
+		}
+	}
+	for _, f := range []string{"/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/usr/bin/tini-static"} {
+		if _, err := os.Stat(f); err != nil {
+			b.Skipf("needs %s", f)
+		}
+	}
+	dir := b.TempDir()
+	suffix := time.Now().Format("150405")
+	name := "nbe" + suffix
+	netns := filepath.Join("/run/nimbus", "ec2-bench-"+suffix, "netns")
+	st := sqlitestore.OpenTemp(b)
+	host, err := substrate.Open(context.Background(), substrate.Options{DataDir: dir, Store: st, Driver: substrate.DriverOCI,
+		Runtime: "runc", Network: network.Options{NetNSDir: netns, TableName: name, MetadataPort: 20000 + time.Now().Nanosecond()%20000,
+			Networks: []network.Network{{Name: name, Subnet: netip.MustParsePrefix("10.231.7.0/24")}}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	regions, _ := region.NewCatalog(nil, false)
+	svc, err := service.New("ec2")
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := &EC2{store: st, regions: regions, host: host}
+	e.registerCatalog(svc)
+	e.registerInstances(svc)
+	ctrl, err := NewInstanceController(InstanceControllerOptions{Store: st, Regions: regions, Host: host, DataDir: dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ctrl.Run(ctx)
+	}()
+	b.Cleanup(func() {
+		cancel()
+		<-done
+		cctx, ccancel := context.WithTimeout(context.Background(), time.Minute)
+		defer ccancel()
+		if err := host.Reset(cctx, nil); err != nil {
+			b.Errorf("reset: %v", err)
+		}
+		if m := host.Network(); m != nil {
+			if err := m.Teardown(cctx); err != nil {
+				b.Errorf("network teardown: %v", err)
+			}
+		}
+		host.Close()
+		unix.Unmount(netns, unix.MNT_DETACH)
+		os.RemoveAll(filepath.Dir(netns))
+	})
+	amis, err := e.builtinAMIs(context.Background(), "us-east-1")
+	if err != nil || len(amis) == 0 {
+		b.Fatalf("no busybox AMI: %v", err)
+	}
+	return e, st, amis[0].ImageId
+}
