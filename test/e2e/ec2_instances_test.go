@@ -350,8 +350,11 @@ mkdir -p /srv && echo served > /srv/index.html
 busybox httpd -p 8080 -h /srv
 echo "IMDS instance-id: $(wget -qO- http://169.254.169.254/latest/meta-data/instance-id)"
 `, marker, marker)
+	if _, err := client.CreateKeyPair(ctx, &ec2.CreateKeyPairInput{KeyName: aws.String("real"), KeyType: ec2types.KeyTypeEd25519}); err != nil {
+		t.Fatal(err)
+	}
 	run, err := client.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(ami), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
-		UserData: aws.String(base64.StdEncoding.EncodeToString([]byte(userData)))})
+		KeyName: aws.String("real"), UserData: aws.String(base64.StdEncoding.EncodeToString([]byte(userData)))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,6 +379,10 @@ echo "IMDS instance-id: $(wget -qO- http://169.254.169.254/latest/meta-data/inst
 	}
 	if !strings.Contains(console, "IMDS instance-id: "+id) {
 		t.Errorf("IMDS from inside did not give the instance ID; console:\n%s", console)
+	}
+	keys, err := os.ReadFile(filepath.Join(n.DataDir, "ec2", "instances", id, "root", "upper", "root", ".ssh", "authorized_keys"))
+	if err != nil || !strings.HasPrefix(string(keys), "ssh-ed25519 ") || !strings.HasSuffix(strings.TrimSpace(string(keys)), " real") {
+		t.Errorf("root's authorized_keys in the instance = %q, %v", keys, err)
 	}
 
 	// The default group admits nothing from the host until port 8080 is
