@@ -569,31 +569,40 @@ func (e *EC2) loadInstances(ctx context.Context, account, reg string) ([]*instan
 	return out, nil
 }
 
-// selectInstances narrows all to ids (every one must exist) or returns all.
-func selectInstances(all []*instance, ids []string) ([]*instance, error) {
+// chooseInstances returns the named instances (every one must exist), read
+// one by one so that a waiter polling a few instances costs the same however
+// many the account has, or every instance of the partition when none is named.
+func (e *EC2) chooseInstances(ctx context.Context, account, reg string, ids []string) ([]*instance, error) {
 	if len(ids) == 0 {
-		return all, nil
+		return e.loadInstances(ctx, account, reg)
 	}
 	if err := validInstanceIDs(ids); err != nil {
 		return nil, err
 	}
-	byID := make(map[string]*instance, len(all))
-	for _, inst := range all {
-		byID[inst.InstanceId] = inst
-	}
 	var out []*instance
 	var missing []string
-	seen := map[string]bool{}
-	for _, id := range ids {
-		if seen[id] {
-			continue
+	err := e.store.View(ctx, func(tx store.Tx) error {
+		seen := map[string]bool{}
+		for _, id := range ids {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			var inst instance
+			_, err := tx.Get(store.Key{Account: account, Region: reg, Kind: kindInstance, ID: id}, &inst)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				missing = append(missing, id)
+			case err != nil:
+				return err
+			default:
+				out = append(out, &inst)
+			}
 		}
-		seen[id] = true
-		if inst, ok := byID[id]; ok {
-			out = append(out, inst)
-		} else {
-			missing = append(missing, id)
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, awserr.Internalf(err, "read instances")
 	}
 	if len(missing) > 0 {
 		return nil, instancesNotFound(missing)
@@ -745,11 +754,7 @@ func (e *EC2) describeInstances(ctx context.Context, in *describeInstancesInput)
 		return nil, err
 	}
 	account, reg := partition(ctx)
-	all, err := e.loadInstances(ctx, account, reg)
-	if err != nil {
-		return nil, err
-	}
-	chosen, err := selectInstances(all, in.InstanceIds)
+	chosen, err := e.chooseInstances(ctx, account, reg, in.InstanceIds)
 	if err != nil {
 		return nil, err
 	}
@@ -817,11 +822,7 @@ func (e *EC2) describeInstanceStatus(ctx context.Context, in *describeInstanceSt
 		return nil, err
 	}
 	account, reg := partition(ctx)
-	all, err := e.loadInstances(ctx, account, reg)
-	if err != nil {
-		return nil, err
-	}
-	chosen, err := selectInstances(all, in.InstanceIds)
+	chosen, err := e.chooseInstances(ctx, account, reg, in.InstanceIds)
 	if err != nil {
 		return nil, err
 	}

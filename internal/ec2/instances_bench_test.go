@@ -171,3 +171,63 @@ func openOCIForBench(b *testing.B) (*EC2, store.Store, string) {
 	}
 	return e, st, amis[0].ImageId
 }
+
+// BenchmarkDescribeInstances10k answers DescribeInstances over 10,000 stored
+// instances: all of them, one page of 1000, and a filter that matches one.
+func BenchmarkDescribeInstances10k(b *testing.B) {
+	st := sqlitestore.OpenTemp(b)
+	regions, _ := region.NewCatalog(nil, false)
+	e := &EC2{store: st, regions: regions}
+	ctx := identity.With(context.Background(), &identity.Call{Region: "us-east-1",
+		Principal: &identity.Principal{Type: identity.Root, Account: testAccount}})
+	var oneID string
+	err := st.Update(context.Background(), func(tx store.Tx) error {
+		for i := 0; i < 10000; i++ {
+			subnet, cidr := defaultSubnet(testAccount, "us-east-1a")
+			inst := &instance{Schema: instanceSchema, InstanceId: newID("i"), ReservationId: newID("r"), OwnerId: testAccount,
+				Region: "us-east-1", ImageId: "ami-0123456789abcdef0", Image: "busybox:latest", Architecture: "x86_64",
+				RootDevice: "/dev/xvda", InstanceType: "t3.micro", VCPUs: 2, CoreCount: 1, ThreadsPerCore: 2, MemoryMiB: 1024,
+				SecurityGroups: []groupIdentifier{{GroupId: "sg-0123456789abcdef0", GroupName: "default"}},
+				AvailabilityZone: "us-east-1a", SubnetId: subnet, SubnetCIDR: cidr, VpcId: defaultVPCID(testAccount, "us-east-1"),
+				PrivateIpAddress: subnetAddress(cidr, int64(i+1)), MacAddress: "0e:00:00:00:00:01", NetworkInterfaceId: newID("eni"),
+				Tags: []Tag{{"Name", "bench"}}, ShutdownBehavior: "stop", DeleteOnTermination: true, HttpTokens: "optional",
+				HttpEndpoint: "enabled", HttpPutHopLimit: 1, State: stateRunning, LaunchTime: time.Now(), CreatedAt: time.Now()}
+			if i == 5000 {
+				oneID = inst.InstanceId
+			}
+			if _, err := tx.Create(inst.key(), inst); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		in   describeInstancesInput
+		want int
+	}{
+		{"all", describeInstancesInput{}, 10000},
+		{"page-1000", describeInstancesInput{MaxResults: 1000}, 1000},
+		{"filter-one", describeInstancesInput{Filters: []Filter{{"instance-id", []string{oneID}}}}, 1},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			for b.Loop() {
+				out, err := e.describeInstances(ctx, &tc.in)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n := 0
+				for _, r := range out.Reservations {
+					n += len(r.Instances)
+				}
+				if n != tc.want {
+					b.Fatalf("%d instances, want %d", n, tc.want)
+				}
+			}
+		})
+	}
+}
