@@ -187,7 +187,7 @@ func BenchmarkDescribeInstances10k(b *testing.B) {
 			inst := &instance{Schema: instanceSchema, InstanceId: newID("i"), ReservationId: newID("r"), OwnerId: testAccount,
 				Region: "us-east-1", ImageId: "ami-0123456789abcdef0", Image: "busybox:latest", Architecture: "x86_64",
 				RootDevice: "/dev/xvda", InstanceType: "t3.micro", VCPUs: 2, CoreCount: 1, ThreadsPerCore: 2, MemoryMiB: 1024,
-				SecurityGroups: []groupIdentifier{{GroupId: "sg-0123456789abcdef0", GroupName: "default"}},
+				SecurityGroups:   []groupIdentifier{{GroupId: "sg-0123456789abcdef0", GroupName: "default"}},
 				AvailabilityZone: "us-east-1a", SubnetId: subnet, SubnetCIDR: cidr, VpcId: defaultVPCID(testAccount, "us-east-1"),
 				PrivateIpAddress: subnetAddress(cidr, int64(i+1)), MacAddress: "0e:00:00:00:00:01", NetworkInterfaceId: newID("eni"),
 				Tags: []Tag{{"Name", "bench"}}, ShutdownBehavior: "stop", DeleteOnTermination: true, HttpTokens: "optional",
