@@ -493,6 +493,12 @@ func (c *InstanceController) keepRunning(ctx context.Context, inst *instance) er
 		})
 		return ignoreGone(err)
 	}
+	if sb.State != sandbox.StateRunning {
+		// Still being created or deleted by someone else (a reset): look
+		// again shortly.
+		c.retryLater(ctx, inst.key(), time.Second)
+		return nil
+	}
 	if inst.RebootsRequested > inst.RebootsDone {
 		return c.reboot(ctx, inst)
 	}
@@ -629,11 +635,15 @@ func (c *InstanceController) watchExit(ctx context.Context, key store.Key, boot 
 			delete(c.waiting, key.ID)
 		}
 		c.mu.Unlock()
-		if ctx.Err() == nil {
-			if err != nil && !errors.Is(err, substrate.ErrNotFound) {
-				c.log.Debug("instance controller: wait", "instance", key.ID, "err", err)
-			}
+		switch {
+		case ctx.Err() != nil:
+		case err == nil || errors.Is(err, substrate.ErrNotFound):
 			c.queue.add(key)
+		default:
+			// The sandbox is in the middle of something (a reset deleting
+			// it): look again shortly rather than spin.
+			c.log.Debug("instance controller: wait", "instance", key.ID, "err", err)
+			c.retryLater(ctx, key, time.Second)
 		}
 	}()
 	return true
