@@ -650,3 +650,54 @@ func TestSubnetAddress(t *testing.T) {
 		}
 	}
 }
+
+func TestModifyInstanceAttribute(t *testing.T) {
+	h := newInstanceHarness(t)
+	id := h.run(&runInstancesInput{InstanceType: "t3.micro", DisableApiTermination: true}).Instances[0].InstanceId
+	h.waitState(id, "running")
+	_, err := h.e.modifyInstanceAttribute(h.ctx, &modifyInstanceAttributeInput{InstanceId: id, InstanceType: &attributeString{"m5.large"}})
+	wantErr(t, err, "IncorrectInstanceState") // only while stopped
+	_, err = h.e.modifyInstanceAttribute(h.ctx, &modifyInstanceAttributeInput{InstanceId: id, Attribute: "kernel", Value: "aki-1"})
+	wantErr(t, err, "InvalidParameterValue")
+
+	off := false
+	if _, err := h.e.modifyInstanceAttribute(h.ctx, &modifyInstanceAttributeInput{InstanceId: id,
+		DisableApiTermination: &attributeBool{Value: &off}}); err != nil {
+		t.Fatal(err)
+	}
+	attr, err := h.e.describeInstanceAttribute(h.ctx, &describeInstanceAttributeInput{InstanceId: id, Attribute: "disableApiTermination"})
+	if err != nil || attr.DisableApiTermination == nil || attr.DisableApiTermination.Value {
+		t.Errorf("disableApiTermination = %+v, %v", attr, err)
+	}
+	if _, err := h.e.stopInstances(h.ctx, &instanceIDsInput{InstanceIds: []string{id}}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitState(id, "stopped")
+	if _, err := h.e.modifyInstanceAttribute(h.ctx, &modifyInstanceAttributeInput{InstanceId: id, Attribute: "instanceType", Value: "m5.large"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.e.modifyInstanceAttribute(h.ctx, &modifyInstanceAttributeInput{InstanceId: id,
+		UserData: &struct{ Value []byte }{[]byte("#!/bin/sh\necho new\n")}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.e.startInstances(h.ctx, &instanceIDsInput{InstanceIds: []string{id}}); err != nil {
+		t.Fatal(err)
+	}
+	v := h.waitState(id, "running")
+	sb, err := h.host.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.InstanceType != "m5.large" || v.CpuOptions.CoreCount != 1 || h.record(id).MemoryMiB != 8192 {
+		t.Errorf("after resize: type %s, cores %d, memory %d MiB (sandbox %s)", v.InstanceType, v.CpuOptions.CoreCount, h.record(id).MemoryMiB, sb.ID)
+	}
+	ud, err := h.e.describeInstanceAttribute(h.ctx, &describeInstanceAttributeInput{InstanceId: id, Attribute: "userData"})
+	if err != nil || ud.UserData == nil || ud.UserData.Value != base64.StdEncoding.EncodeToString([]byte("#!/bin/sh\necho new\n")) {
+		t.Errorf("userData = %+v, %v", ud, err)
+	}
+	if _, err := h.e.terminateInstances(h.ctx, &instanceIDsInput{InstanceIds: []string{id}}); err != nil {
+		t.Errorf("terminate after clearing disableApiTermination: %v", err)
+	}
+	_, err = h.e.describeInstanceAttribute(h.ctx, &describeInstanceAttributeInput{InstanceId: id, Attribute: "colour"})
+	wantErr(t, err, "InvalidParameterValue")
+}

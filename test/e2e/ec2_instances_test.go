@@ -190,6 +190,24 @@ func TestEC2InstancesSDK(t *testing.T) {
 	if _, err := client.RebootInstances(ctx, &ec2.RebootInstancesInput{InstanceIds: ids}); err != nil {
 		t.Fatal(err)
 	}
+	// Termination protection through ModifyInstanceAttribute.
+	if _, err := client.ModifyInstanceAttribute(ctx, &ec2.ModifyInstanceAttributeInput{InstanceId: aws.String(ids[1]),
+		DisableApiTermination: &ec2types.AttributeBooleanValue{Value: aws.Bool(true)}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = client.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: ids})
+	if code, _ := apiCode(t, err); code != "OperationNotPermitted" {
+		t.Errorf("terminate a protected instance: %s", code)
+	}
+	attr, err := client.DescribeInstanceAttribute(ctx, &ec2.DescribeInstanceAttributeInput{InstanceId: aws.String(ids[1]),
+		Attribute: ec2types.InstanceAttributeNameDisableApiTermination})
+	if err != nil || !aws.ToBool(attr.DisableApiTermination.Value) {
+		t.Errorf("DescribeInstanceAttribute = %+v, %v", attr, err)
+	}
+	if _, err := client.ModifyInstanceAttribute(ctx, &ec2.ModifyInstanceAttributeInput{InstanceId: aws.String(ids[1]),
+		DisableApiTermination: &ec2types.AttributeBooleanValue{Value: aws.Bool(false)}}); err != nil {
+		t.Fatal(err)
+	}
 	term, err := client.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: ids})
 	if err != nil || len(term.TerminatingInstances) != 2 || term.TerminatingInstances[0].CurrentState.Name != ec2types.InstanceStateNameShuttingDown {
 		t.Fatalf("terminate = %+v, %v", term, err)
