@@ -140,7 +140,11 @@ func (n *Nimbus) awsConfig(region, key, secret string) aws.Config {
 		Region:           region,
 		Credentials:      credentials.NewStaticCredentialsProvider(key, secret, ""),
 		BaseEndpoint:     aws.String(n.URL),
-		RetryMaxAttempts: 1,
+		// The SDK's default of 3 attempts: its retryer absorbs a race inside
+		// the SDK itself (it closes a request body that Go's transport still
+		// reads after a very fast answer, which kills the connection while the
+		// response is read; aws-sdk-go-v2#2737). See docs/PROTOCOLS.md.
+		RetryMaxAttempts: 3,
 	}
 }
 
