@@ -137,9 +137,9 @@ func (n *Nimbus) Log() string { return n.log.String() }
 // awsConfig is an aws-sdk-go-v2 configuration pointing at n.
 func (n *Nimbus) awsConfig(region, key, secret string) aws.Config {
 	return aws.Config{
-		Region:           region,
-		Credentials:      credentials.NewStaticCredentialsProvider(key, secret, ""),
-		BaseEndpoint:     aws.String(n.URL),
+		Region:       region,
+		Credentials:  credentials.NewStaticCredentialsProvider(key, secret, ""),
+		BaseEndpoint: aws.String(n.URL),
 		// The SDK's default of 3 attempts: its retryer absorbs a race inside
 		// the SDK itself (it closes a request body that Go's transport still
 		// reads after a very fast answer, which kills the connection while the
