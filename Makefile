@@ -4,7 +4,8 @@ BIN     := bin/nimbus
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 # Packages that hold concurrency: always tested with the race detector.
-RACE_PKGS := ./internal/store/... ./internal/edge/... ./internal/sigv4/... ./internal/metrics/... ./internal/server/...
+RACE_PKGS := ./internal/store/... ./internal/edge/... ./internal/sigv4/... ./internal/metrics/... ./internal/server/... \
+	./internal/service/... ./internal/substrate/... ./internal/ec2/... ./internal/imds/... ./internal/lambdart/... ./internal/sandbox/fake/...
 
 .PHONY: run test build deps deps-test vet unit race e2e bench clean
 

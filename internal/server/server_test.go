@@ -39,9 +39,10 @@ func startServer(t *testing.T) (string, *Server, context.CancelFunc, chan error)
 
 func TestHealthResetAndShutdown(t *testing.T) {
 	url, srv, cancel, done := startServer(t)
-	// A sandbox owned by EC2, as an instance would be.
+	// A sandbox of an owner no controller claims (EC2's would delete an
+	// instance sandbox without an instance record as an orphan).
 	sb, err := srv.host.Run(context.Background(), substrate.RunSpec{
-		Owner:   substrate.Owner{Kind: "ec2-instance", Account: "000000000000", Region: "us-east-1", ResourceID: "i-0123456789abcdef0"},
+		Owner:   substrate.Owner{Kind: "test-sandbox", Account: "000000000000", Region: "us-east-1", ResourceID: "t-1"},
 		RootDir: t.TempDir(), Command: fake.Command(fake.Behavior{Duration: fake.Forever}),
 	})
 	if err != nil {
@@ -70,8 +71,16 @@ func TestHealthResetAndShutdown(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `"ec2"`) {
 		t.Errorf("reset: %d %s", resp.StatusCode, body)
 	}
+	if _, err := srv.host.Get(context.Background(), sb.ID); err != nil {
+		t.Errorf("a reset of EC2 deleted a sandbox EC2 does not own: %v", err)
+	}
+	resp, err = http.Post(url+"/_nimbus/reset", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
 	if _, err := srv.host.Get(context.Background(), sb.ID); err == nil {
-		t.Error("reset left the instance's sandbox")
+		t.Error("a full reset left a sandbox")
 	}
 	resp, err = http.Post(url+"/_nimbus/reset?service=nope", "", nil)
 	if err != nil {
