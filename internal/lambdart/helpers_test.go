@@ -97,6 +97,23 @@ func startRuntime(tb testing.TB, argv []string, taskRoot, handler string) *runti
 	return p
 }
 
+// waitOutput waits until the runtime's output holds want and returns "",
+// or returns the output seen when d runs out. The runtime writes its log
+// and posts its answer independently, so the answer can come first.
+func (p *runtimeProc) waitOutput(want string, d time.Duration) string {
+	deadline := time.Now().Add(d)
+	for {
+		out := p.out.String()
+		if strings.Contains(out, want) {
+			return ""
+		}
+		if time.Now().After(deadline) {
+			return out
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // waitReady waits for the runtime's init, failing the test on an error.
 func (p *runtimeProc) waitReady(tb testing.TB) {
 	tb.Helper()

@@ -78,7 +78,7 @@ func TestPythonException(t *testing.T) {
 	if len(doc.StackTrace) == 0 || !strings.Contains(doc.StackTrace[0], "app.py") || strings.Contains(strings.Join(doc.StackTrace, ""), "bootstrap.py") {
 		t.Errorf("stack trace %q; want the user's frames only", doc.StackTrace)
 	}
-	if out := p.out.String(); !strings.Contains(out, "[ERROR] ValueError: no such order: o-42\nTraceback (most recent call last):") {
+	if out := p.waitOutput("[ERROR] ValueError: no such order: o-42\nTraceback (most recent call last):", 5*time.Second); out != "" {
 		t.Errorf("log lacks the error and its traceback:\n%s", out)
 	}
 	// The runtime stays warm after a handled exception.
