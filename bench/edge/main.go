@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -137,39 +138,14 @@ func run(bin string, duration time.Duration, conc int) error {
 				return fmt.Errorf("%s: %w", op.name, err)
 			}
 		}
-		var mu sync.Mutex
-		var lat []time.Duration
-		errs := 0
-		deadline := time.Now().Add(duration)
-		var wg sync.WaitGroup
-		t0 := time.Now()
-		for c := 0; c < conc; c++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				local := make([]time.Duration, 0, 1<<14)
-				e := 0
-				for time.Now().Before(deadline) {
-					s := time.Now()
-					if err := op.call(context.Background()); err != nil {
-						e++
-					}
-					local = append(local, time.Since(s))
-				}
-				mu.Lock()
-				lat = append(lat, local...)
-				errs += e
-				mu.Unlock()
-			}()
+		call := op.call
+		res, err := measure(conc, duration, func() (func() error, func(), error) {
+			return func() error { return call(context.Background()) }, func() {}, nil
+		})
+		if err != nil {
+			return fmt.Errorf("%s: %w", op.name, err)
 		}
-		wg.Wait()
-		elapsed := time.Since(t0)
-		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-		pct := func(p float64) float64 {
-			return float64(lat[int(float64(len(lat)-1)*p)].Microseconds()) / 1000
-		}
-		fmt.Printf("%-24s %11.0f %9.2f %9.2f %9.2f %7d\n", op.name, float64(len(lat))/elapsed.Seconds(),
-			pct(0.50), pct(0.99), pct(1), errs)
+		fmt.Printf("%-24s %11.0f %9.2f %9.2f %9.2f %7d\n", op.name, res.rate, res.p50, res.p99, res.max, res.errors)
 	}
 	fmt.Printf("resident memory after SDK load: %.1f MiB\n", float64(rssKiB(cmd.Process.Pid))/1024)
 
@@ -223,6 +199,35 @@ type result struct {
 
 // replay sends raw over conc keep-alive connections for d.
 func replay(addr string, raw []byte, conc int, d time.Duration) (result, error) {
+	return measure(conc, d, func() (func() error, func(), error) {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			return nil, nil, err
+		}
+		br := bufio.NewReader(conn)
+		call := func() error {
+			if _, err := conn.Write(raw); err != nil {
+				return err
+			}
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				return err
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				return fmt.Errorf("status %d", resp.StatusCode)
+			}
+			return nil
+		}
+		return call, func() { conn.Close() }, nil
+	})
+}
+
+// measure runs conc workers for d, each calling its own call in a loop, and
+// returns the rate and latency percentiles. A worker whose call fails with
+// a broken connection stops; other failures are counted.
+func measure(conc int, d time.Duration, newWorker func() (call func() error, done func(), err error)) (result, error) {
 	var mu sync.Mutex
 	var lat []time.Duration
 	errs := 0
@@ -230,32 +235,24 @@ func replay(addr string, raw []byte, conc int, d time.Duration) (result, error) 
 	var wg sync.WaitGroup
 	t0 := time.Now()
 	for c := 0; c < conc; c++ {
-		conn, err := net.Dial("tcp", addr)
+		call, done, err := newWorker()
 		if err != nil {
 			return result{}, err
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer conn.Close()
-			br := bufio.NewReader(conn)
+			defer done()
 			local := make([]time.Duration, 0, 1<<15)
 			e := 0
 			for time.Now().Before(deadline) {
 				s := time.Now()
-				if _, err := conn.Write(raw); err != nil {
+				if err := call(); err != nil {
 					e++
-					break
-				}
-				resp, err := http.ReadResponse(br, nil)
-				if err != nil {
-					e++
-					break
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					e++
+					var ne net.Error
+					if errors.As(err, &ne) || errors.Is(err, io.EOF) {
+						break
+					}
 				}
 				local = append(local, time.Since(s))
 			}
