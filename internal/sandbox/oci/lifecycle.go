@@ -157,26 +157,7 @@ func (d *Driver) Kill(ctx context.Context, h *sandbox.Handle, signal int) error 
 // Stop sends SIGTERM, then SIGKILL once grace has passed, and returns when
 // the sandbox has exited. Stopping an exited sandbox is not an error.
 func (d *Driver) Stop(ctx context.Context, h *sandbox.Handle, grace time.Duration) error {
-	if err := d.Kill(ctx, h, int(unix.SIGTERM)); err != nil {
-		if errors.Is(err, sandbox.ErrNotRunning) {
-			return nil
-		}
-		return err
-	}
-	graceCtx, cancel := context.WithTimeout(ctx, grace)
-	_, err := d.Wait(graceCtx, h)
-	cancel()
-	if err == nil {
-		return nil
-	}
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	if err := d.Kill(ctx, h, int(unix.SIGKILL)); err != nil && !errors.Is(err, sandbox.ErrNotRunning) {
-		return err
-	}
-	_, err = d.Wait(ctx, h)
-	return err
+	return StopGracefully(ctx, d, h, grace)
 }
 
 // Wait returns the exit status, from the shim's exit file: at once if the
