@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -140,6 +141,13 @@ func NewManager(ctx context.Context, opts Options) (_ *Manager, err error) {
 // one bridge) pass the inet forward hook, where security groups are enforced.
 func enableBridgeFirewalling() error {
 	const knob = "/proc/sys/net/bridge/bridge-nf-call-iptables"
+	if _, err := os.Stat(knob); errors.Is(err, os.ErrNotExist) {
+		// br_netfilter is a module on most distribution kernels; load it
+		// if the kernel has it as one (built in, the knob is already there).
+		if out, err := exec.Command("modprobe", "br_netfilter").CombinedOutput(); err != nil {
+			return fmt.Errorf("load br_netfilter, needed to firewall sandboxes on one bridge: %v: %s", err, out)
+		}
+	}
 	if err := os.WriteFile(knob, []byte("1"), 0o644); err != nil {
 		return fmt.Errorf("enable br_netfilter (%s), needed to firewall sandboxes on one bridge: %w", knob, err)
 	}
