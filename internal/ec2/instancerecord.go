@@ -1,0 +1,96 @@
+package ec2
+
+import (
+	"time"
+
+	"github.com/nimbus-dev/nimbus/internal/store"
+)
+
+// Store kinds of instances: one record per instance (desired and observed
+// state together; the handlers write the former, the controller the latter),
+// and the saved console text of the boots before the current one.
+const (
+	kindInstance = "ec2:instance"
+	kindConsole  = "ec2:console"
+)
+
+// instanceSchema versions the instance record.
+const instanceSchema = 1
+
+// instance is the stored record of one instance.
+type instance struct {
+	Schema         int
+	InstanceId     string
+	ReservationId  string
+	OwnerId        string
+	Region         string
+	AmiLaunchIndex int
+
+	ImageId      string
+	Image        string // image-store name the sandbox runs
+	Architecture string
+	RootDevice   string
+
+	InstanceType   string
+	VCPUs          int
+	CoreCount      int
+	ThreadsPerCore int
+	MemoryMiB      int64
+
+	KeyName   string
+	PublicKey string // captured at launch: deleting the key pair later changes nothing, as on AWS
+
+	SecurityGroups     []groupIdentifier
+	AvailabilityZone   string
+	SubnetId           string
+	SubnetCIDR         string
+	VpcId              string
+	PrivateIpAddress   string
+	MacAddress         string
+	NetworkInterfaceId string
+	AttachmentId       string
+	RootVolumeId       string
+
+	UserData    string // base64, as given
+	Tags        []Tag
+	ClientToken string
+	ParamsHash  string // what the ClientToken promised
+
+	ShutdownBehavior      string // stop or terminate
+	DisableApiTermination bool
+	DeleteOnTermination   bool
+	HttpTokens            string
+	HttpEndpoint          string
+	HttpPutHopLimit       int
+	MetadataTags          bool
+	Monitoring            bool
+
+	State                 string
+	StateTransitionReason string
+	StateReason           *stateReason
+	LaunchTime            time.Time // the latest start
+	CreatedAt             time.Time
+	TerminatedAt          time.Time
+	// Force asks the controller to kill rather than shut down on stop.
+	Force bool
+	// RebootsRequested counts RebootInstances calls; RebootsDone those the
+	// controller carried out.
+	RebootsRequested int
+	RebootsDone      int
+	// Boots counts the sandboxes run for this instance; the current one is
+	// labelled with it, so a restarted controller knows whether a sandbox it
+	// finds is this boot's.
+	Boots int
+}
+
+// StoreIndexes finds instances by client token, for idempotent launches.
+func (in *instance) StoreIndexes() []store.IndexValue {
+	if in.ClientToken == "" {
+		return nil
+	}
+	return []store.IndexValue{{Name: "client-token", Value: in.ClientToken}}
+}
+
+func (in *instance) key() store.Key {
+	return store.Key{Account: in.OwnerId, Region: in.Region, Kind: kindInstance, ID: in.InstanceId}
+}
