@@ -26,6 +26,29 @@ func (s *Session) beginAnswer(w http.ResponseWriter, r *http.Request, endpoint s
 	return s.inflight
 }
 
+// serveAnswer is the shape both answer endpoints (response and error)
+// share: claim the invocation, read the body whole, and complete the
+// invocation with the Result toResult makes of it. A truncated body puts
+// the invocation back; one over MaxPayloadSize completes it as
+// Function.ResponseSizeTooLarge without calling toResult. toResult runs
+// after the body is read, so it may look at the request's trailers.
+func (s *Session) serveAnswer(w http.ResponseWriter, r *http.Request, endpoint string, toResult func(body []byte) *Result) {
+	c := s.beginAnswer(w, r, endpoint)
+	if c == nil {
+		return
+	}
+	body, tooLarge, err := readAnswer(w, r)
+	if err != nil {
+		s.abortAnswer(w, err)
+		return
+	}
+	if tooLarge {
+		s.finishAnswer(w, c, responseTooLarge(), true)
+		return
+	}
+	s.finishAnswer(w, c, toResult(body), false)
+}
+
 // readAnswer reads an answer body up to MaxPayloadSize. tooLarge reports a
 // body over the limit; err any other failure to read it whole.
 func readAnswer(w http.ResponseWriter, r *http.Request) (body []byte, tooLarge bool, err error) {

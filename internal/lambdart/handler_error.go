@@ -7,20 +7,9 @@ import (
 
 // handleInvocationError serves POST /runtime/invocation/{id}/error.
 func (s *Session) handleInvocationError(w http.ResponseWriter, r *http.Request) {
-	c := s.beginAnswer(w, r, "InvocationErrorResponse")
-	if c == nil {
-		return
-	}
-	body, tooLarge, err := readAnswer(w, r)
-	if err != nil {
-		s.abortAnswer(w, err)
-		return
-	}
-	if tooLarge {
-		s.finishAnswer(w, c, responseTooLarge(), true)
-		return
-	}
-	s.finishAnswer(w, c, functionError(r.Header.Get(HeaderFunctionErrorType), body), false)
+	s.serveAnswer(w, r, "InvocationErrorResponse", func(body []byte) *Result {
+		return functionError(r.Header.Get(HeaderFunctionErrorType), body)
+	})
 }
 
 // functionError builds the Result of a runtime-reported error. The type
