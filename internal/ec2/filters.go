@@ -98,3 +98,19 @@ func matchFilters(filters []Filter, f fields, tags []Tag) (bool, error) {
 	}
 	return true, nil
 }
+
+// matching returns, in order, the items the filters match; fieldsOf and
+// tagsOf give matchFilters what one item has.
+func matching[T any](items []T, filters []Filter, fieldsOf func(T) fields, tagsOf func(T) []Tag) ([]T, error) {
+	var out []T
+	for _, item := range items {
+		ok, err := matchFilters(filters, fieldsOf(item), tagsOf(item))
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, item)
+		}
+	}
+	return out, nil
+}

@@ -2,6 +2,7 @@ package ec2
 
 import (
 	"context"
+	"slices"
 
 	"github.com/nimbus-dev/nimbus/internal/awserr"
 )
@@ -23,33 +24,52 @@ func (e *EC2) describeInstances(ctx context.Context, in *describeInstancesInput)
 	if in.DryRun {
 		return nil, dryRun()
 	}
-	if in.MaxResults != 0 && len(in.InstanceIds) > 0 {
-		return nil, awserr.New(awserr.Validation, "InvalidParameterCombination",
-			"The parameter instancesSet cannot be used with the parameter maxResults")
-	}
-	if err := checkMaxResults(in.MaxResults, 5, 1000); err != nil {
-		return nil, err
-	}
-	account, reg := partition(ctx)
-	chosen, err := e.chooseInstances(ctx, account, reg, in.InstanceIds)
-	if err != nil {
-		return nil, err
-	}
-	var matched []*instance
-	for _, inst := range chosen {
-		ok, err := matchFilters(in.Filters, inst.filterFields, inst.Tags)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			matched = append(matched, inst)
-		}
-	}
-	page, next, err := paginate(matched, in.MaxResults, in.NextToken, func(i *instance) string { return i.InstanceId })
+	page, next, err := e.selectInstances(ctx, instanceSelection{
+		InstanceIds: in.InstanceIds, Filters: in.Filters, MaxResults: in.MaxResults, NextToken: in.NextToken,
+		Fields: func(inst *instance) fields { return inst.filterFields },
+	})
 	if err != nil {
 		return nil, err
 	}
 	return &describeInstancesOutput{Reservations: reservationsOf(page), NextToken: next}, nil
+}
+
+// instanceSelection is what DescribeInstances and DescribeInstanceStatus
+// both ask for: the named instances (every one when none is named), those
+// that Keep accepts and the filters match, one page of them.
+type instanceSelection struct {
+	InstanceIds []string
+	Filters     []Filter
+	MaxResults  int
+	NextToken   string
+	// Keep passes over instances before filtering; nil keeps them all.
+	Keep func(*instance) bool
+	// Fields answers the filter names of one instance.
+	Fields func(*instance) fields
+}
+
+// selectInstances returns the page sel asks for and the next page's token.
+func (e *EC2) selectInstances(ctx context.Context, sel instanceSelection) ([]*instance, string, error) {
+	if sel.MaxResults != 0 && len(sel.InstanceIds) > 0 {
+		return nil, "", awserr.New(awserr.Validation, "InvalidParameterCombination",
+			"The parameter instancesSet cannot be used with the parameter maxResults")
+	}
+	if err := checkMaxResults(sel.MaxResults, 5, 1000); err != nil {
+		return nil, "", err
+	}
+	account, reg := partition(ctx)
+	chosen, err := e.chooseInstances(ctx, account, reg, sel.InstanceIds)
+	if err != nil {
+		return nil, "", err
+	}
+	if sel.Keep != nil {
+		chosen = slices.DeleteFunc(chosen, func(inst *instance) bool { return !sel.Keep(inst) })
+	}
+	matched, err := matching(chosen, sel.Filters, sel.Fields, func(inst *instance) []Tag { return inst.Tags })
+	if err != nil {
+		return nil, "", err
+	}
+	return paginate(matched, sel.MaxResults, sel.NextToken, func(i *instance) string { return i.InstanceId })
 }
 
 type describeInstanceStatusInput struct {
@@ -89,40 +109,11 @@ func (e *EC2) describeInstanceStatus(ctx context.Context, in *describeInstanceSt
 	if in.DryRun {
 		return nil, dryRun()
 	}
-	if in.MaxResults != 0 && len(in.InstanceIds) > 0 {
-		return nil, awserr.New(awserr.Validation, "InvalidParameterCombination",
-			"The parameter instancesSet cannot be used with the parameter maxResults")
-	}
-	if err := checkMaxResults(in.MaxResults, 5, 1000); err != nil {
-		return nil, err
-	}
-	account, reg := partition(ctx)
-	chosen, err := e.chooseInstances(ctx, account, reg, in.InstanceIds)
-	if err != nil {
-		return nil, err
-	}
-	var matched []*instance
-	for _, inst := range chosen {
-		if !in.IncludeAllInstances && inst.State != stateRunning {
-			continue
-		}
-		ok, err := matchFilters(in.Filters, func(name string) ([]string, bool) {
-			switch name {
-			case "instance-status.status", "system-status.status":
-				return []string{inst.healthStatus()}, true
-			case "instance-status.reachability", "system-status.reachability":
-				return []string{inst.reachability()}, true
-			}
-			return inst.filterFields(name)
-		}, inst.Tags)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			matched = append(matched, inst)
-		}
-	}
-	page, next, err := paginate(matched, in.MaxResults, in.NextToken, func(i *instance) string { return i.InstanceId })
+	page, next, err := e.selectInstances(ctx, instanceSelection{
+		InstanceIds: in.InstanceIds, Filters: in.Filters, MaxResults: in.MaxResults, NextToken: in.NextToken,
+		Keep:   func(inst *instance) bool { return in.IncludeAllInstances || inst.State == stateRunning },
+		Fields: func(inst *instance) fields { return inst.statusFilterFields },
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -153,4 +144,16 @@ func (in *instance) reachability() string {
 		return "passed"
 	}
 	return "not-applicable"
+}
+
+// statusFilterFields answers DescribeInstanceStatus' filter names: the
+// status checks' own, then DescribeInstances'.
+func (in *instance) statusFilterFields(name string) ([]string, bool) {
+	switch name {
+	case "instance-status.status", "system-status.status":
+		return []string{in.healthStatus()}, true
+	case "instance-status.reachability", "system-status.reachability":
+		return []string{in.reachability()}, true
+	}
+	return in.filterFields(name)
 }

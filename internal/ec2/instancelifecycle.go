@@ -2,7 +2,6 @@ package ec2
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/nimbus-dev/nimbus/internal/awserr"
@@ -37,26 +36,9 @@ func (e *EC2) changeStates(ctx context.Context, ids []string, dry bool, decide f
 	now := time.Now().UTC().Truncate(time.Second)
 	err := e.store.Update(ctx, func(tx store.Tx) error {
 		changes = nil
-		var found []*instance
-		var metas []store.Meta
-		var missing []string
-		seen := map[string]bool{}
-		for _, id := range ids {
-			if seen[id] {
-				continue
-			}
-			seen[id] = true
-			var inst instance
-			meta, err := tx.Get(store.Key{Account: account, Region: reg, Kind: kindInstance, ID: id}, &inst)
-			if errors.Is(err, store.ErrNotFound) {
-				missing = append(missing, id)
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			found = append(found, &inst)
-			metas = append(metas, meta)
+		found, metas, missing, err := getInstances(tx, account, reg, ids)
+		if err != nil {
+			return err
 		}
 		if len(missing) > 0 {
 			return instancesNotFound(missing)

@@ -84,24 +84,9 @@ func (e *EC2) chooseInstances(ctx context.Context, account, reg string, ids []st
 	var out []*instance
 	var missing []string
 	err := e.store.View(ctx, func(tx store.Tx) error {
-		seen := map[string]bool{}
-		for _, id := range ids {
-			if seen[id] {
-				continue
-			}
-			seen[id] = true
-			var inst instance
-			_, err := tx.Get(store.Key{Account: account, Region: reg, Kind: kindInstance, ID: id}, &inst)
-			switch {
-			case errors.Is(err, store.ErrNotFound):
-				missing = append(missing, id)
-			case err != nil:
-				return err
-			default:
-				out = append(out, &inst)
-			}
-		}
-		return nil
+		var err error
+		out, _, missing, err = getInstances(tx, account, reg, ids)
+		return err
 	})
 	if err != nil {
 		return nil, awserr.Internalf(err, "read instances")
@@ -111,6 +96,31 @@ func (e *EC2) chooseInstances(ctx context.Context, account, reg string, ids []st
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].InstanceId < out[j].InstanceId })
 	return out, nil
+}
+
+// getInstances reads the named instances in tx, each once however often it
+// is named, with the versions to write them back at; missing holds the IDs
+// that have no record.
+func getInstances(tx store.Tx, account, reg string, ids []string) (found []*instance, metas []store.Meta, missing []string, err error) {
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		var inst instance
+		meta, err := tx.Get(store.Key{Account: account, Region: reg, Kind: kindInstance, ID: id}, &inst)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			missing = append(missing, id)
+		case err != nil:
+			return nil, nil, nil, err
+		default:
+			found = append(found, &inst)
+			metas = append(metas, meta)
+		}
+	}
+	return found, metas, missing, nil
 }
 
 // ---- hooks for security groups and tags ----
