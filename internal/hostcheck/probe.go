@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nimbus-dev/nimbus/internal/capability"
 )
 
 // CNIDirs are searched for CNI plugins, in order.
@@ -46,7 +48,7 @@ func Probe(ctx context.Context, opts ...Option) Report {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	r := Report{Root: os.Geteuid() == 0, CapSysResource: hasCapability(unix.CAP_SYS_RESOURCE)}
+	r := Report{Root: os.Geteuid() == 0, CapSysResource: capability.Effective(unix.CAP_SYS_RESOURCE)}
 	r.Cgroups = probeCgroups()
 	r.Overlay = filesystemSupported("overlay")
 	r.Loop = probeLoop()
@@ -320,23 +322,6 @@ func gpuNodes() []string {
 		}
 	}
 	return nodes
-}
-
-func hasCapability(capability int) bool {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
-			var mask uint64
-			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%x", &mask); err != nil {
-				return false
-			}
-			return mask&(1<<uint(capability)) != 0
-		}
-	}
-	return false
 }
 
 func contains(list []string, s string) bool {

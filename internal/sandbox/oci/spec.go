@@ -10,6 +10,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/nimbus-dev/nimbus/internal/capability"
 	"github.com/nimbus-dev/nimbus/internal/sandbox"
 )
 
@@ -134,25 +135,7 @@ func currentHardLimits() (func(int) uint64, bool) {
 		}
 		return rl.Max
 	}
-	return lookup, hasCapability(unix.CAP_SYS_RESOURCE)
-}
-
-// hasCapability reads our effective capability set from /proc.
-func hasCapability(capability int) bool {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
-			var mask uint64
-			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%x", &mask); err != nil {
-				return false
-			}
-			return mask&(1<<uint(capability)) != 0
-		}
-	}
-	return false
+	return lookup, capability.Effective(unix.CAP_SYS_RESOURCE)
 }
 
 // buildSpec turns a sandbox Spec into an OCI runtime spec for a bundle whose
