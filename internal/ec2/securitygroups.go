@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -636,27 +637,25 @@ func (e *EC2) describeSecurityGroups(ctx context.Context, in *describeSecurityGr
 			return nil, groupNameNotFound(n, defaultVPCID(account, region))
 		}
 	}
-	var matched []securityGroupDescription
-	for _, g := range all {
-		if len(in.GroupIds) > 0 && !matchAny(in.GroupIds, g.GroupId) {
-			continue
-		}
-		if len(in.GroupNames) > 0 && !matchAny(in.GroupNames, g.GroupName) {
-			continue
-		}
-		ok, err := matchFilters(in.Filters, g.fields, g.Tags)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			matched = append(matched, g.describe(region))
-		}
-	}
-	page, next, err := paginate(matched, in.MaxResults, in.NextToken, func(d securityGroupDescription) string { return d.GroupId })
+	named := slices.DeleteFunc(all, func(g securityGroup) bool {
+		return len(in.GroupIds) > 0 && !matchAny(in.GroupIds, g.GroupId) ||
+			len(in.GroupNames) > 0 && !matchAny(in.GroupNames, g.GroupName)
+	})
+	matched, err := matching(named, in.Filters,
+		func(g securityGroup) fields { return g.fields },
+		func(g securityGroup) []Tag { return g.Tags })
 	if err != nil {
 		return nil, err
 	}
-	return &describeSecurityGroupsOutput{SecurityGroups: page, NextToken: next}, nil
+	page, next, err := paginate(matched, in.MaxResults, in.NextToken, func(g securityGroup) string { return g.GroupId })
+	if err != nil {
+		return nil, err
+	}
+	out := &describeSecurityGroupsOutput{SecurityGroups: make([]securityGroupDescription, 0, len(page)), NextToken: next}
+	for _, g := range page {
+		out.SecurityGroups = append(out.SecurityGroups, g.describe(region))
+	}
+	return out, nil
 }
 
 // DeleteSecurityGroup
