@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -642,30 +643,26 @@ func (e *EC2) describeImages(ctx context.Context, in *describeImagesInput) (*des
 	if len(missing) > 0 {
 		return nil, amiNotFound(missing...)
 	}
-	var matched []imageDescription
-	for _, a := range all {
-		if len(in.ImageIds) > 0 && !matchAny(in.ImageIds, a.ImageId) {
-			continue
-		}
-		if len(in.Owners) > 0 && !ownedBy(a, in.Owners, account) {
-			continue
-		}
-		if len(in.ExecutableUsers) > 0 && !launchableBy(a, in.ExecutableUsers, account) {
-			continue
-		}
-		ok, err := matchFilters(in.Filters, a.fields, a.Tags)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			matched = append(matched, a.describe())
-		}
-	}
-	page, next, err := paginate(matched, in.MaxResults, in.NextToken, func(d imageDescription) string { return d.ImageId })
+	named := slices.DeleteFunc(all, func(a amiRecord) bool {
+		return len(in.ImageIds) > 0 && !matchAny(in.ImageIds, a.ImageId) ||
+			len(in.Owners) > 0 && !ownedBy(a, in.Owners, account) ||
+			len(in.ExecutableUsers) > 0 && !launchableBy(a, in.ExecutableUsers, account)
+	})
+	matched, err := matching(named, in.Filters,
+		func(a amiRecord) fields { return a.fields },
+		func(a amiRecord) []Tag { return a.Tags })
 	if err != nil {
 		return nil, err
 	}
-	return &describeImagesOutput{Images: page, NextToken: next}, nil
+	page, next, err := paginate(matched, in.MaxResults, in.NextToken, func(a amiRecord) string { return a.ImageId })
+	if err != nil {
+		return nil, err
+	}
+	out := &describeImagesOutput{Images: make([]imageDescription, 0, len(page)), NextToken: next}
+	for _, a := range page {
+		out.Images = append(out.Images, a.describe())
+	}
+	return out, nil
 }
 
 func containsImage(all []amiRecord, id string) bool {
