@@ -50,6 +50,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cmd := "serve"
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
+	} else if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+		cmd = "help"
 	}
 	switch cmd {
 	case "__shim":
@@ -65,9 +67,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return doctor(args, stdout, stderr)
 	case "image":
 		return image(args, stdout, stderr)
-	case "help", "-h", "--help":
-		if len(args) > 0 {
-			return run(append(args[:1], "--help"), stdout, stderr)
+	case "help":
+		if len(args) > 0 && args[0][0] != '-' {
+			return run([]string{args[0], "--help"}, stdout, stderr)
 		}
 		fmt.Fprint(stdout, usage)
 		return 0
