@@ -50,7 +50,11 @@ func (r Report) Write(w io.Writer) error {
 		kvmDetail += " (this host is a guest)"
 	}
 	line("KVM", r.KVM.Usable, kvmDetail)
-	line("GPUs", len(r.GPUs) > 0, fmt.Sprintf("%d (%s)", len(r.GPUs), strings.Join(r.GPUs, " ")))
+	gpus := "none: jobs and instances asking for GPUs are refused"
+	if len(r.GPUs) > 0 {
+		gpus = fmt.Sprintf("%d (%s)", len(r.GPUs), strings.Join(r.GPUs, " "))
+	}
+	line("GPUs", len(r.GPUs) > 0, gpus)
 	line("debootstrap", r.Debootstrap.Usable, toolDetail("debootstrap", r.Debootstrap))
 	line("busybox-static", r.BusyboxStatic.Usable, toolDetail("busybox", r.BusyboxStatic))
 	driver := r.Driver.Name
