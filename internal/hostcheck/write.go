@@ -50,7 +50,7 @@ func (r Report) Write(w io.Writer) error {
 		kvmDetail += " (this host is a guest)"
 	}
 	line("KVM", r.KVM.Usable, kvmDetail)
-	gpus := "none: jobs and instances asking for GPUs are refused"
+	gpus := "none: sandboxes that ask for GPUs cannot run here"
 	if len(r.GPUs) > 0 {
 		gpus = fmt.Sprintf("%d (%s)", len(r.GPUs), strings.Join(r.GPUs, " "))
 	}
