@@ -357,6 +357,15 @@ func readBody(r *http.Request) ([]byte, error) {
 		return nil, &awserr.Error{Kind: awserr.Validation, Code: "RequestEntityTooLarge",
 			Message: fmt.Sprintf("Request must be smaller than %d bytes", MaxBody), Status: http.StatusRequestEntityTooLarge}
 	}
+	if r.ContentLength >= 0 {
+		// The length is known (and within MaxBody): read exactly that many
+		// bytes into one buffer rather than growing one through io.ReadAll.
+		b := make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(r.Body, b); err != nil {
+			return nil, &awserr.Error{Kind: awserr.Validation, Message: "could not read the request body: " + err.Error()}
+		}
+		return b, nil
+	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
 	if err != nil {
 		return nil, &awserr.Error{Kind: awserr.Validation, Message: "could not read the request body: " + err.Error()}

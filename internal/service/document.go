@@ -24,8 +24,11 @@ func toDocumentValue(v reflect.Value) any {
 		if v.Type() == timeType {
 			return v.Interface().(time.Time)
 		}
-		out := make(map[string]any)
-		for _, f := range fieldsOf(v.Type()) {
+		fields := fieldsOf(v.Type())
+		// Sized up front: growing a map from empty costs a second
+		// allocation and a rehash on every structure of a list answer.
+		out := make(map[string]any, len(fields))
+		for _, f := range fields {
 			fv := v.FieldByIndex(f.index)
 			if f.omitEmpty && isEmpty(fv) {
 				continue
