@@ -60,6 +60,7 @@ func New(opts Options) (*service.Service, error) {
 	e.registerKeyPairs(svc)
 	e.registerCatalog(svc)
 	e.registerInstances(svc)
+	e.registerVPCs(svc)
 	svc.OnReset(func(ctx context.Context) error { return service.DeleteKinds(ctx, e.store, e.kinds...) })
 	return svc, nil
 }

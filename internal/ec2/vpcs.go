@@ -1,0 +1,549 @@
+package ec2
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"slices"
+	"strconv"
+
+	"github.com/nimbus-dev/nimbus/internal/awserr"
+	"github.com/nimbus-dev/nimbus/internal/region"
+	"github.com/nimbus-dev/nimbus/internal/service"
+	"github.com/nimbus-dev/nimbus/internal/store"
+)
+
+// VPCs are stored one object per VPC. The default VPC of a region and its
+// default subnets (vpc.go names them) are written on first use, under their
+// derived IDs, so they are the same on every start and concurrent first uses
+// create them once. This is the VPC API's state only: sandboxes still share
+// one host network whatever VPC their instance is in (a later step puts them
+// on per-VPC networks), and RunInstances takes only default subnets.
+
+const kindVPC = "ec2:vpc"
+
+// AWS's limits on a VPC's (and a subnet's) IPv4 CIDR block.
+const (
+	minCIDRPrefix = 16
+	maxCIDRPrefix = 28
+)
+
+// vpc is a stored VPC.
+type vpc struct {
+	VpcId              string
+	CidrBlock          string
+	AssociationId      string
+	OwnerId            string
+	IsDefault          bool
+	InstanceTenancy    string
+	DhcpOptionsId      string
+	EnableDnsSupport   bool
+	EnableDnsHostnames bool
+	Tags               []Tag
+}
+
+func vpcKey(account, region, id string) store.Key {
+	return store.Key{Account: account, Region: region, Kind: kindVPC, ID: id}
+}
+
+// registerVPCs wires VPCs, subnets, account attributes and network
+// interfaces: the network API tools query before anything else.
+func (e *EC2) registerVPCs(svc *service.Service) {
+	e.kinds = append(e.kinds, kindVPC, kindSubnet)
+	svc.Handle("CreateVpc", service.Op(e.createVpc))
+	svc.Handle("DescribeVpcs", service.Op(e.describeVpcs))
+	svc.Handle("DeleteVpc", service.Op(e.deleteVpc))
+	svc.Handle("ModifyVpcAttribute", service.Op(e.modifyVpcAttribute))
+	svc.Handle("DescribeVpcAttribute", service.Op(e.describeVpcAttribute))
+	e.registerTagger("vpc-", tagger{ResourceType: "vpc", Apply: e.tagVPC, List: e.listVPCTags})
+	e.registerSubnets(svc)
+	svc.Handle("DescribeAccountAttributes", service.Op(e.describeAccountAttributes))
+	svc.Handle("DescribeNetworkInterfaces", service.Op(e.describeNetworkInterfaces))
+}
+
+// Errors, worded as AWS words them.
+
+func vpcNotFound(id string) error {
+	return awserr.New(awserr.NotFound, "InvalidVpcID.NotFound", "The vpc ID '%s' does not exist", id)
+}
+
+func checkVPCID(id string) error {
+	if !validResourceID(id, "vpc") {
+		return awserr.New(awserr.Validation, "InvalidVpcID.Malformed", "Invalid id: \"%s\" (expecting \"vpc-...\")", id)
+	}
+	return nil
+}
+
+// parseIPv4CIDR parses a CIDR block as EC2 takes one: IPv4, written as its
+// network address.
+func parseIPv4CIDR(cidr, param string) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(cidr)
+	if err != nil || !p.Addr().Is4() || p.Masked() != p {
+		return netip.Prefix{}, invalidParameter("Value (%s) for parameter %s is invalid. This is not a valid CIDR block.", cidr, param)
+	}
+	return p, nil
+}
+
+// defaultNetwork is the default VPC of a partition and its default subnets,
+// as first written.
+func defaultNetwork(account, reg string) (vpc, []subnet) {
+	v := vpc{VpcId: defaultVPCID(account, reg), CidrBlock: defaultVPCCIDR, OwnerId: account, IsDefault: true,
+		AssociationId: derivedID("vpc-cidr-assoc", "default-vpc", account, reg), InstanceTenancy: "default",
+		DhcpOptionsId:    derivedID("dopt", "default-dhcp-options", account, reg),
+		EnableDnsSupport: true, EnableDnsHostnames: true, Tags: []Tag{}}
+	var subnets []subnet
+	for _, z := range region.Zones(reg) {
+		id, cidr := defaultSubnet(account, z.Name)
+		subnets = append(subnets, subnet{SubnetId: id, VpcId: v.VpcId, CidrBlock: cidr, AvailabilityZone: z.Name,
+			AvailabilityZoneId: z.ID, DefaultForAz: true, MapPublicIpOnLaunch: true, OwnerId: account, Tags: []Tag{}})
+	}
+	return v, subnets
+}
+
+// ensureDefaultNetwork writes the partition's default VPC and subnets if
+// they are not stored yet. Once written they are never rewritten, so tags
+// and attributes set on them stay.
+func (e *EC2) ensureDefaultNetwork(ctx context.Context, account, reg string) error {
+	v, subnets := defaultNetwork(account, reg)
+	err := e.store.View(ctx, func(tx store.Tx) error {
+		_, err := tx.Get(vpcKey(account, reg, v.VpcId), nil)
+		return err
+	})
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return awserr.Internalf(err, "read default VPC")
+	}
+	err = e.store.Update(ctx, func(tx store.Tx) error {
+		if _, err := tx.Create(vpcKey(account, reg, v.VpcId), &v); err != nil {
+			return err
+		}
+		for i := range subnets {
+			if _, err := tx.Create(subnetKey(account, reg, subnets[i].SubnetId), &subnets[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, store.ErrAlreadyExists) {
+		return awserr.Internalf(err, "create default VPC")
+	}
+	return nil
+}
+
+// listVPCs returns every VPC of the partition, the default one included,
+// sorted by ID.
+func (e *EC2) listVPCs(ctx context.Context, account, reg string) ([]vpc, error) {
+	if err := e.ensureDefaultNetwork(ctx, account, reg); err != nil {
+		return nil, err
+	}
+	var all []vpc
+	err := e.store.View(ctx, func(tx store.Tx) error {
+		return tx.List(store.Query{Kind: kindVPC, Account: account, Region: reg}, func(o store.Object) error {
+			var v vpc
+			if err := o.Decode(&v); err != nil {
+				return err
+			}
+			all = append(all, v)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, awserr.Internalf(err, "list VPCs")
+	}
+	sortByKey(all, func(v vpc) string { return v.VpcId })
+	return all, nil
+}
+
+// getVPC reads one VPC in tx; its not-found error is AWS's.
+func getVPC(tx store.Tx, account, reg, id string) (vpc, store.Meta, error) {
+	var v vpc
+	meta, err := tx.Get(vpcKey(account, reg, id), &v)
+	if errors.Is(err, store.ErrNotFound) {
+		return v, meta, vpcNotFound(id)
+	}
+	return v, meta, err
+}
+
+// CreateVpc
+
+type createVpcInput struct {
+	CidrBlock         string
+	InstanceTenancy   string
+	TagSpecifications []TagSpecification
+	DryRun            bool
+}
+
+type vpcCidrBlockState struct {
+	State string
+}
+
+type vpcCidrBlockAssociation struct {
+	AssociationId  string
+	CidrBlock      string
+	CidrBlockState vpcCidrBlockState
+}
+
+type vpcDescription struct {
+	CidrBlock                   string
+	DhcpOptionsId               string
+	State                       string
+	VpcId                       string
+	OwnerId                     string
+	InstanceTenancy             string
+	Ipv6CidrBlockAssociationSet []struct{}
+	CidrBlockAssociationSet     []vpcCidrBlockAssociation
+	IsDefault                   bool
+	Tags                        []Tag
+}
+
+type createVpcOutput struct {
+	Vpc vpcDescription
+}
+
+func (v vpc) describe() vpcDescription {
+	tags := v.Tags
+	if tags == nil {
+		tags = []Tag{}
+	}
+	return vpcDescription{CidrBlock: v.CidrBlock, DhcpOptionsId: v.DhcpOptionsId, State: "available", VpcId: v.VpcId,
+		OwnerId: v.OwnerId, InstanceTenancy: v.InstanceTenancy, Ipv6CidrBlockAssociationSet: []struct{}{},
+		CidrBlockAssociationSet: []vpcCidrBlockAssociation{{AssociationId: v.AssociationId, CidrBlock: v.CidrBlock,
+			CidrBlockState: vpcCidrBlockState{State: "associated"}}},
+		IsDefault: v.IsDefault, Tags: tags}
+}
+
+func (e *EC2) createVpc(ctx context.Context, in *createVpcInput) (*createVpcOutput, error) {
+	if in.CidrBlock == "" {
+		return nil, awserr.Missing("CidrBlock")
+	}
+	p, err := parseIPv4CIDR(in.CidrBlock, "cidrBlock")
+	if err != nil {
+		return nil, err
+	}
+	if p.Bits() < minCIDRPrefix || p.Bits() > maxCIDRPrefix {
+		return nil, awserr.New(awserr.Validation, "InvalidVpc.Range", "The CIDR '%s' is invalid.", in.CidrBlock)
+	}
+	tenancy := in.InstanceTenancy
+	switch tenancy {
+	case "":
+		tenancy = "default"
+	case "default", "dedicated":
+	default:
+		return nil, invalidParameter("Value (%s) for parameter instanceTenancy is invalid.", in.InstanceTenancy)
+	}
+	tags, err := tagsFor(in.TagSpecifications, "vpc")
+	if err != nil {
+		return nil, err
+	}
+	if err := validateTags(tags); err != nil {
+		return nil, err
+	}
+	if in.DryRun {
+		return nil, dryRun()
+	}
+	account, reg := partition(ctx)
+	if err := e.ensureDefaultNetwork(ctx, account, reg); err != nil {
+		return nil, err
+	}
+	if tags == nil {
+		tags = []Tag{}
+	}
+	// A new VPC shares the region's DHCP options set with the default VPC,
+	// as AWS gives every VPC the account's default set.
+	v := vpc{VpcId: newID("vpc"), CidrBlock: p.String(), AssociationId: newID("vpc-cidr-assoc"), OwnerId: account,
+		InstanceTenancy: tenancy, DhcpOptionsId: derivedID("dopt", "default-dhcp-options", account, reg),
+		EnableDnsSupport: true, Tags: tags}
+	err = e.store.Update(ctx, func(tx store.Tx) error {
+		_, err := tx.Create(vpcKey(account, reg, v.VpcId), &v)
+		return err
+	})
+	if err != nil {
+		return nil, awserr.Internalf(err, "store VPC")
+	}
+	return &createVpcOutput{Vpc: v.describe()}, nil
+}
+
+// DescribeVpcs
+
+type describeVpcsInput struct {
+	VpcIds     []string
+	Filters    []Filter
+	MaxResults int
+	NextToken  string
+	DryRun     bool
+}
+
+type describeVpcsOutput struct {
+	Vpcs      []vpcDescription
+	NextToken string `json:",omitempty"`
+}
+
+// fields answers DescribeVpcs filter names for one VPC.
+func (v vpc) fields(name string) ([]string, bool) {
+	switch name {
+	case "vpc-id":
+		return []string{v.VpcId}, true
+	case "is-default", "isDefault":
+		return []string{strconv.FormatBool(v.IsDefault)}, true
+	case "cidr", "cidr-block-association.cidr-block":
+		return []string{v.CidrBlock}, true
+	case "cidr-block-association.association-id":
+		return []string{v.AssociationId}, true
+	case "cidr-block-association.state":
+		return []string{"associated"}, true
+	case "state":
+		return []string{"available"}, true
+	case "owner-id":
+		return []string{v.OwnerId}, true
+	case "dhcp-options-id":
+		return []string{v.DhcpOptionsId}, true
+	}
+	return nil, false
+}
+
+func (e *EC2) describeVpcs(ctx context.Context, in *describeVpcsInput) (*describeVpcsOutput, error) {
+	if err := checkMaxResults(in.MaxResults, 5, 1000); err != nil {
+		return nil, err
+	}
+	for _, id := range in.VpcIds {
+		if err := checkVPCID(id); err != nil {
+			return nil, err
+		}
+	}
+	if in.DryRun {
+		return nil, dryRun()
+	}
+	account, reg := partition(ctx)
+	all, err := e.listVPCs(ctx, account, reg)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range in.VpcIds {
+		if !slices.ContainsFunc(all, func(v vpc) bool { return v.VpcId == id }) {
+			return nil, vpcNotFound(id)
+		}
+	}
+	named := slices.DeleteFunc(all, func(v vpc) bool {
+		return len(in.VpcIds) > 0 && !slices.Contains(in.VpcIds, v.VpcId)
+	})
+	matched, err := matching(named, in.Filters, func(v vpc) fields { return v.fields }, func(v vpc) []Tag { return v.Tags })
+	if err != nil {
+		return nil, err
+	}
+	page, next, err := paginate(matched, in.MaxResults, in.NextToken, func(v vpc) string { return v.VpcId })
+	if err != nil {
+		return nil, err
+	}
+	out := &describeVpcsOutput{Vpcs: make([]vpcDescription, 0, len(page)), NextToken: next}
+	for _, v := range page {
+		out.Vpcs = append(out.Vpcs, v.describe())
+	}
+	return out, nil
+}
+
+// DeleteVpc
+
+type deleteVpcInput struct {
+	VpcId  string
+	DryRun bool
+}
+
+type returnOutput struct{}
+
+// deleteVpc refuses the default VPC, which AWS would delete: nimbus places
+// every instance and security group without a VPC of its own there, so it
+// must always exist.
+func (e *EC2) deleteVpc(ctx context.Context, in *deleteVpcInput) (*returnOutput, error) {
+	if in.VpcId == "" {
+		return nil, awserr.Missing("VpcId")
+	}
+	if err := checkVPCID(in.VpcId); err != nil {
+		return nil, err
+	}
+	account, reg := partition(ctx)
+	if in.VpcId == defaultVPCID(account, reg) {
+		return nil, awserr.New(awserr.Conflict, "OperationNotPermitted",
+			"The default VPC '%s' cannot be deleted in nimbus: instances and security groups launched without a VPC use it.", in.VpcId)
+	}
+	err := e.store.Update(ctx, func(tx store.Tx) error {
+		if _, _, err := getVPC(tx, account, reg, in.VpcId); err != nil {
+			return err
+		}
+		if in.DryRun {
+			return dryRun()
+		}
+		inUse := false
+		err := tx.List(store.Query{Kind: kindSubnet, Account: account, Region: reg, Index: "vpc-id", IndexValue: in.VpcId},
+			func(store.Object) error {
+				inUse = true
+				return store.ErrStop
+			})
+		if err != nil {
+			return err
+		}
+		// The VPC's own default group goes with it on AWS; other groups hold it.
+		err = tx.List(store.Query{Kind: kindSecurityGroup, Account: account, Region: reg}, func(o store.Object) error {
+			var g securityGroup
+			if err := o.Decode(&g); err != nil {
+				return err
+			}
+			if g.VpcId == in.VpcId && g.GroupName != defaultGroupName {
+				inUse = true
+				return store.ErrStop
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if inUse {
+			return awserr.New(awserr.Conflict, "DependencyViolation",
+				"The vpc '%s' has dependencies and cannot be deleted.", in.VpcId)
+		}
+		return tx.Delete(vpcKey(account, reg, in.VpcId), 0)
+	})
+	if err != nil {
+		return nil, asAPIError(err, "delete VPC")
+	}
+	return &returnOutput{}, nil
+}
+
+// ModifyVpcAttribute and DescribeVpcAttribute
+
+type modifyVpcAttributeInput struct {
+	VpcId                            string
+	EnableDnsSupport                 *attributeBool
+	EnableDnsHostnames               *attributeBool
+	EnableNetworkAddressUsageMetrics *attributeBool
+}
+
+func (e *EC2) modifyVpcAttribute(ctx context.Context, in *modifyVpcAttributeInput) (*returnOutput, error) {
+	if in.VpcId == "" {
+		return nil, awserr.Missing("VpcId")
+	}
+	if err := checkVPCID(in.VpcId); err != nil {
+		return nil, err
+	}
+	given := 0
+	for _, a := range []*attributeBool{in.EnableDnsSupport, in.EnableDnsHostnames, in.EnableNetworkAddressUsageMetrics} {
+		if a != nil && a.Value != nil {
+			given++
+		}
+	}
+	// AWS changes one attribute per call.
+	switch {
+	case given == 0:
+		return nil, awserr.Missing("Attribute")
+	case given > 1:
+		return nil, awserr.New(awserr.Validation, "InvalidParameterCombination",
+			"Fields for multiple attribute types specified: enableDnsHostnames, enableDnsSupport")
+	case in.EnableNetworkAddressUsageMetrics != nil:
+		return nil, awserr.New(awserr.Validation, "UnsupportedOperation",
+			"nimbus does not support enableNetworkAddressUsageMetrics.")
+	}
+	account, reg := partition(ctx)
+	if err := e.ensureDefaultNetwork(ctx, account, reg); err != nil {
+		return nil, err
+	}
+	err := e.store.Update(ctx, func(tx store.Tx) error {
+		v, meta, err := getVPC(tx, account, reg, in.VpcId)
+		if err != nil {
+			return err
+		}
+		if in.EnableDnsSupport != nil {
+			v.EnableDnsSupport = *in.EnableDnsSupport.Value
+		}
+		if in.EnableDnsHostnames != nil {
+			v.EnableDnsHostnames = *in.EnableDnsHostnames.Value
+		}
+		_, err = tx.Put(vpcKey(account, reg, v.VpcId), &v, meta.Version)
+		return err
+	})
+	if err != nil {
+		return nil, asAPIError(err, "modify VPC attribute")
+	}
+	return &returnOutput{}, nil
+}
+
+type describeVpcAttributeInput struct {
+	VpcId     string
+	Attribute string
+	DryRun    bool
+}
+
+type describeVpcAttributeOutput struct {
+	VpcId              string
+	EnableDnsSupport   *attributeBool `json:",omitempty"`
+	EnableDnsHostnames *attributeBool `json:",omitempty"`
+}
+
+func (e *EC2) describeVpcAttribute(ctx context.Context, in *describeVpcAttributeInput) (*describeVpcAttributeOutput, error) {
+	switch {
+	case in.VpcId == "":
+		return nil, awserr.Missing("VpcId")
+	case in.Attribute == "":
+		return nil, awserr.Missing("Attribute")
+	case in.Attribute != "enableDnsSupport" && in.Attribute != "enableDnsHostnames":
+		return nil, invalidParameter("Value (%s) for parameter attribute is invalid. Unknown attribute.", in.Attribute)
+	}
+	if err := checkVPCID(in.VpcId); err != nil {
+		return nil, err
+	}
+	if in.DryRun {
+		return nil, dryRun()
+	}
+	account, reg := partition(ctx)
+	if err := e.ensureDefaultNetwork(ctx, account, reg); err != nil {
+		return nil, err
+	}
+	var v vpc
+	err := e.store.View(ctx, func(tx store.Tx) error {
+		var err error
+		v, _, err = getVPC(tx, account, reg, in.VpcId)
+		return err
+	})
+	if err != nil {
+		return nil, asAPIError(err, "read VPC")
+	}
+	out := &describeVpcAttributeOutput{VpcId: v.VpcId}
+	if in.Attribute == "enableDnsSupport" {
+		out.EnableDnsSupport = &attributeBool{Value: &v.EnableDnsSupport}
+	} else {
+		out.EnableDnsHostnames = &attributeBool{Value: &v.EnableDnsHostnames}
+	}
+	return out, nil
+}
+
+// Tags
+
+func (e *EC2) tagVPC(ctx context.Context, account, reg, id string, set, remove []Tag) error {
+	if err := e.ensureDefaultNetwork(ctx, account, reg); err != nil {
+		return err
+	}
+	err := e.store.Update(ctx, func(tx store.Tx) error {
+		v, meta, err := getVPC(tx, account, reg, id)
+		if err != nil {
+			return err
+		}
+		if v.Tags, err = mergeTags(v.Tags, set, remove); err != nil {
+			return err
+		}
+		_, err = tx.Put(vpcKey(account, reg, id), &v, meta.Version)
+		return err
+	})
+	return asAPIErrorOrNil(err, "tag VPC")
+}
+
+func (e *EC2) listVPCTags(ctx context.Context, account, reg string) ([]TaggedResource, error) {
+	all, err := e.listVPCs(ctx, account, reg)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]TaggedResource, 0, len(all))
+	for _, v := range all {
+		out = append(out, TaggedResource{ResourceId: v.VpcId, ResourceType: "vpc", Tags: v.Tags})
+	}
+	return out, nil
+}
