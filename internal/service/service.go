@@ -106,13 +106,18 @@ func (s *Service) Implemented() []string {
 }
 
 // Op adapts a typed function to a Handler. In's exported fields are filled
-// from the input document by member name (encoding/json matches names without
-// regard to case, so Go field InstanceIds takes member InstanceIds and
-// Batch's jobQueue alike); Out is encoded the same way.
+// from the input document by member name, as encoding/json would fill them
+// from the document's JSON (names match without regard to case, so Go field
+// InstanceIds takes member InstanceIds and Batch's jobQueue alike), by
+// reflection where that gives the same result, else through JSON; Out is
+// encoded the same way.
 func Op[In, Out any](fn func(ctx context.Context, in *In) (*Out, error)) Handler {
 	return func(ctx context.Context, doc map[string]any) (any, error) {
 		in := new(In)
-		if len(doc) > 0 {
+		if len(doc) > 0 && !fromDocument(reflect.ValueOf(in).Elem(), doc) {
+			// The document holds something only encoding/json itself
+			// decodes exactly: start afresh through the round trip.
+			in = new(In)
 			raw, err := json.Marshal(doc)
 			if err != nil {
 				return nil, awserr.Internalf(err, "encode input")
