@@ -188,3 +188,28 @@ func TestVPCLifecycle(t *testing.T) {
 	_, err = e.deleteVpc(ctx, &deleteVpcInput{VpcId: v.VpcId})
 	wantCode(t, "delete twice", err, "InvalidVpcID.NotFound")
 }
+
+// Concurrent first uses of a region all see the one default VPC.
+func TestDefaultVPCConcurrentFirstUse(t *testing.T) {
+	e := vpcEC2(t)
+	const callers = 8
+	errs := make(chan error, callers)
+	counts := make(chan int, callers)
+	for range callers {
+		go func() {
+			out, err := e.describeVpcs(callIn("ap-southeast-2"), &describeVpcsInput{})
+			errs <- err
+			if err == nil {
+				counts <- len(out.Vpcs)
+			}
+		}()
+	}
+	for range callers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		if n := <-counts; n != 1 {
+			t.Errorf("a first caller saw %d VPCs", n)
+		}
+	}
+}
