@@ -104,3 +104,29 @@ func TestKeyPairLifecycle(t *testing.T) {
 		t.Error("garbage public key accepted")
 	}
 }
+
+func TestWildcardMatch(t *testing.T) {
+	cases := []struct {
+		pattern, s string
+		want       bool
+	}{
+		{"172.31.*", "172.31.16.0/20", true},
+		{"*/20", "172.31.16.0/20", true},
+		{"172.31.?.0/20", "172.31.0.0/20", true},
+		{"172.31.?.0/20", "172.31.16.0/20", false},
+		{"us-*-1", "us-east-1", true},
+		{"us-*-1", "us-east-2", false},
+		{"*", "", true},
+		{"a*b*c", "axxbyyc", true},
+		{"a*b*c", "axxbyy", false},
+		{`a\*`, "a*", true},
+		{`a\*`, "ab", false},
+		{"t3.*", "t3.micro", true},
+		{"?", "ab", false},
+	}
+	for _, tc := range cases {
+		if got := wildcardMatch(tc.pattern, tc.s); got != tc.want {
+			t.Errorf("wildcardMatch(%q, %q) = %v, want %v", tc.pattern, tc.s, got, tc.want)
+		}
+	}
+}

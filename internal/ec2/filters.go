@@ -1,7 +1,6 @@
 package ec2
 
 import (
-	"path"
 	"strings"
 
 	"github.com/nimbus-dev/nimbus/internal/awserr"
@@ -44,13 +43,43 @@ func matchAny(values []string, v string) bool {
 		if want == v {
 			return true
 		}
-		if strings.ContainsAny(want, "*?") {
-			if ok, _ := path.Match(want, v); ok {
-				return true
-			}
+		if strings.ContainsAny(want, "*?") && wildcardMatch(want, v) {
+			return true
 		}
 	}
 	return false
+}
+
+// wildcardMatch is EC2's filter matching: * is any run of characters and ?
+// any one, "/" included (path.Match stops at "/", which breaks CIDR filters
+// such as 172.31.*), and a backslash escapes the next character.
+func wildcardMatch(pattern, s string) bool {
+	p, str := []rune(pattern), []rune(s)
+	var pi, si int
+	star, mark := -1, 0
+	for si < len(str) {
+		switch {
+		case pi < len(p) && p[pi] == '\\' && pi+1 < len(p) && p[pi+1] == str[si]:
+			pi += 2
+			si++
+		case pi < len(p) && (p[pi] == '?' || (p[pi] != '*' && p[pi] != '\\' && p[pi] == str[si])):
+			pi++
+			si++
+		case pi < len(p) && p[pi] == '*':
+			star, mark = pi, si
+			pi++
+		case star >= 0:
+			pi = star + 1
+			mark++
+			si = mark
+		default:
+			return false
+		}
+	}
+	for pi < len(p) && p[pi] == '*' {
+		pi++
+	}
+	return pi == len(p)
 }
 
 // fields answers a filter name for one resource: the values it has under that
