@@ -82,3 +82,9 @@ func BenchmarkReplayGetCallerIdentity(b *testing.B) {
 func BenchmarkReplayDescribeRegions(b *testing.B) {
 	benchmarkReplay(b, "ec2", "Action=DescribeRegions&Version=2016-11-15")
 }
+
+// BenchmarkReplayDescribeRegionsByName carries input members, so the
+// handler's input decoding (service.Op) is part of the cost.
+func BenchmarkReplayDescribeRegionsByName(b *testing.B) {
+	benchmarkReplay(b, "ec2", "Action=DescribeRegions&Version=2016-11-15&RegionName.1=us-east-1&RegionName.2=eu-west-1&Filter.1.Name=opt-in-status&Filter.1.Value.1=opt-in-not-required")
+}
