@@ -16,12 +16,23 @@ import (
 // Decode reads the form body (and any query string) into the operation's
 // input document.
 func (c *codec) Decode(r *http.Request, body []byte, op *awsmodel.Operation) (map[string]any, error) {
+	var rawQuery []byte
+	if r != nil && r.URL != nil {
+		rawQuery = []byte(r.URL.RawQuery)
+	}
+	if (op.Input == nil || op.Input.Shape == nil || len(op.Input.Shape.Members) == 0) &&
+		escapesValid(body) && escapesValid(rawQuery) {
+		// Nothing to decode (GetCallerIdentity and other operations
+		// without input members): the form need only be well formed,
+		// which its escapes alone decide, so skip building its tree.
+		return map[string]any{}, nil
+	}
 	root := &param{}
 	if err := parseForm(root, body); err != nil {
 		return nil, awserr.Validationf("The request body is not a valid form: %v", err)
 	}
-	if r != nil && r.URL != nil && r.URL.RawQuery != "" {
-		if err := parseForm(root, []byte(r.URL.RawQuery)); err != nil {
+	if len(rawQuery) > 0 {
+		if err := parseForm(root, rawQuery); err != nil {
 			return nil, awserr.Validationf("The query string is not valid: %v", err)
 		}
 	}

@@ -87,6 +87,26 @@ func unescape(b []byte) (string, error) {
 	return url.QueryUnescape(string(b))
 }
 
+// escapesValid reports whether every %-escape of a form is complete (a %
+// and two hex digits): the one way url.QueryUnescape, and so parseForm,
+// rejects a form component.
+func escapesValid(form []byte) bool {
+	for i := 0; i < len(form); i++ {
+		if form[i] != '%' {
+			continue
+		}
+		if i+2 >= len(form) || !isHex(form[i+1]) || !isHex(form[i+2]) {
+			return false
+		}
+		i += 2
+	}
+	return true
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
 // formValue finds the first value of key in a form body without building
 // the tree: Resolve needs only Action.
 func formValue(form []byte, key string) (string, bool) {
