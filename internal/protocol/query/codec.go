@@ -6,6 +6,7 @@
 package query
 
 import (
+	"bytes"
 	"net/http"
 	"strings"
 
@@ -48,18 +49,38 @@ func (c *codec) Family() awserr.Family { return c.family }
 // Resolve finds the operation named by the Action field of the form body or
 // the query string.
 func (c *codec) Resolve(r *http.Request, body []byte) (*awsmodel.Operation, error) {
-	action, ok := formValue(body, "Action")
+	action, op, ok := c.action(body)
 	if !ok && r != nil && r.URL != nil {
-		action, ok = formValue([]byte(r.URL.RawQuery), "Action")
+		action, op, ok = c.action([]byte(r.URL.RawQuery))
+	}
+	if op != nil {
+		return op, nil
 	}
 	if !ok || action == "" {
 		return nil, &awserr.Error{Kind: awserr.UnknownOperation, Code: "MissingAction", Message: "The request must contain the parameter Action"}
-	}
-	if op, found := c.svc.Operations[action]; found {
-		return op, nil
 	}
 	if c.ec2 {
 		return nil, &awserr.Error{Kind: awserr.UnknownOperation, Message: "The action " + action + " is not valid for this web service."}
 	}
 	return nil, &awserr.Error{Kind: awserr.UnknownOperation, Message: "Could not find operation " + action + " for version " + c.svc.Metadata.APIVersion}
+}
+
+// action reads the Action field of a form and the operation it names, if
+// any; ok is false where the field is missing or does not unescape.
+func (c *codec) action(form []byte) (string, *awsmodel.Operation, bool) {
+	raw, found := rawFormValue(form, "Action")
+	if !found {
+		return "", nil, false
+	}
+	if bytes.IndexByte(raw, '%') < 0 && bytes.IndexByte(raw, '+') < 0 {
+		// The common, unescaped name: look it up without copying it.
+		if op, ok := c.svc.Operations[string(raw)]; ok {
+			return op.Name, op, true
+		}
+	}
+	action, err := unescape(raw)
+	if err != nil {
+		return "", nil, false
+	}
+	return action, c.svc.Operations[action], true
 }

@@ -63,3 +63,35 @@ func TestEscapesValidAgreesWithQueryUnescape(t *testing.T) {
 		}
 	}
 }
+
+// TestResolveActionSpellings covers the Action values Resolve looks up
+// without copying and those it must unescape first.
+func TestResolveActionSpellings(t *testing.T) {
+	c := New(awsmodel.MustLoad("sts"))
+	cases := []struct {
+		form, query string
+		wantOp      string // "" for an error
+	}{
+		{form: "Action=GetCallerIdentity", wantOp: "GetCallerIdentity"},
+		{form: "Action=Get%43allerIdentity", wantOp: "GetCallerIdentity"},
+		{form: "Version=2011-06-15", query: "Action=GetSessionToken", wantOp: "GetSessionToken"},
+		{form: "Action=", wantOp: ""},
+		{form: "Action=%zz", wantOp: ""},
+		{form: "Action=%zz", query: "Action=GetCallerIdentity", wantOp: "GetCallerIdentity"},
+		{form: "Action=Nope", query: "Action=GetCallerIdentity", wantOp: ""},
+	}
+	for _, tc := range cases {
+		r := formRequest(tc.form)
+		r.URL.RawQuery = tc.query
+		op, err := c.Resolve(r, []byte(tc.form))
+		if tc.wantOp != "" {
+			if err != nil || op.Name != tc.wantOp {
+				t.Errorf("%q ? %q: got %v, %v; want %s", tc.form, tc.query, op, err, tc.wantOp)
+			}
+			continue
+		}
+		if op != nil || err == nil {
+			t.Errorf("%q ? %q: got %v, %v; want an error", tc.form, tc.query, op, err)
+		}
+	}
+}

@@ -107,9 +107,9 @@ func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
-// formValue finds the first value of key in a form body without building
-// the tree: Resolve needs only Action.
-func formValue(form []byte, key string) (string, bool) {
+// rawFormValue finds the first value of key in a form body, still escaped:
+// Resolve needs only Action, and mostly without a copy.
+func rawFormValue(form []byte, key string) ([]byte, bool) {
 	for len(form) > 0 {
 		var pair []byte
 		if i := bytes.IndexByte(form, '&'); i >= 0 {
@@ -118,9 +118,8 @@ func formValue(form []byte, key string) (string, bool) {
 			pair, form = form, nil
 		}
 		if len(pair) > len(key) && pair[len(key)] == '=' && string(pair[:len(key)]) == key {
-			v, err := unescape(pair[len(key)+1:])
-			return v, err == nil
+			return pair[len(key)+1:], true
 		}
 	}
-	return "", false
+	return nil, false
 }
