@@ -140,8 +140,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start := time.Now()
-	call := &identity.Call{RequestID: NewRequestID(), SourceIP: sourceIP(r), Secure: r.TLS != nil}
-	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	// One allocation for both: each escapes (into the context, and to the
+	// codec as the ResponseWriter).
+	st := &requestState{
+		call: identity.Call{RequestID: NewRequestID(), SourceIP: sourceIP(r), Secure: r.TLS != nil},
+		rec:  statusRecorder{ResponseWriter: w, status: http.StatusOK},
+	}
+	call, rec := &st.call, &st.rec
 	e, op, err := s.serve(rec, r, call)
 	svcName, opName := "unknown", "unknown"
 	if e != nil {
@@ -393,6 +398,12 @@ func sourceIP(r *http.Request) string {
 func isInternalPath(p string) bool {
 	return strings.HasPrefix(p, "/_nimbus/") || p == "/metrics" ||
 		strings.HasPrefix(p, "/_localstack/") || strings.HasPrefix(p, "/moto-api/")
+}
+
+// requestState is what ServeHTTP keeps for one request.
+type requestState struct {
+	call identity.Call
+	rec  statusRecorder
 }
 
 type statusRecorder struct {
