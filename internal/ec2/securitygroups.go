@@ -185,21 +185,7 @@ func (e *EC2) listGroups(ctx context.Context, account, region string) ([]securit
 	if err := e.ensureDefaultGroup(ctx, account, region); err != nil {
 		return nil, err
 	}
-	var all []securityGroup
-	err := e.store.View(ctx, func(tx store.Tx) error {
-		return tx.List(store.Query{Kind: kindSecurityGroup, Account: account, Region: region}, func(o store.Object) error {
-			var g securityGroup
-			if err := o.Decode(&g); err != nil {
-				return err
-			}
-			all = append(all, g)
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, awserr.Internalf(err, "list security groups")
-	}
-	return all, nil
+	return listKind(ctx, e.store, account, region, kindSecurityGroup, "security groups", func(g securityGroup) string { return g.GroupId })
 }
 
 // findGroup looks a group up by ID or, without an ID, by name in the

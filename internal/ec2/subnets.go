@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -82,22 +81,7 @@ func (e *EC2) listSubnets(ctx context.Context, account, reg string) ([]subnet, e
 	if err := e.ensureDefaultNetwork(ctx, account, reg); err != nil {
 		return nil, err
 	}
-	var all []subnet
-	err := e.store.View(ctx, func(tx store.Tx) error {
-		return tx.List(store.Query{Kind: kindSubnet, Account: account, Region: reg}, func(o store.Object) error {
-			var s subnet
-			if err := o.Decode(&s); err != nil {
-				return err
-			}
-			all = append(all, s)
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, awserr.Internalf(err, "list subnets")
-	}
-	sortByKey(all, func(s subnet) string { return s.SubnetId })
-	return all, nil
+	return listKind(ctx, e.store, account, reg, kindSubnet, "subnets", func(s subnet) string { return s.SubnetId })
 }
 
 // availableAddresses is a subnet's size less AWS's reserved addresses. It
@@ -323,19 +307,11 @@ func (e *EC2) describeSubnets(ctx context.Context, in *describeSubnetsInput) (*d
 	if err != nil {
 		return nil, err
 	}
-	for _, id := range in.SubnetIds {
-		if !slices.ContainsFunc(all, func(s subnet) bool { return s.SubnetId == id }) {
-			return nil, subnetNotFound(id)
-		}
-	}
-	named := slices.DeleteFunc(all, func(s subnet) bool {
-		return len(in.SubnetIds) > 0 && !slices.Contains(in.SubnetIds, s.SubnetId)
+	page, next, err := selectDescribed(all, describeSelection[subnet]{
+		IDs: in.SubnetIds, Filters: in.Filters, MaxResults: in.MaxResults, NextToken: in.NextToken,
+		ID: func(s subnet) string { return s.SubnetId }, Fields: func(s subnet) fields { return s.fields },
+		Tags: func(s subnet) []Tag { return s.Tags }, NotFound: subnetNotFound,
 	})
-	matched, err := matching(named, in.Filters, func(s subnet) fields { return s.fields }, func(s subnet) []Tag { return s.Tags })
-	if err != nil {
-		return nil, err
-	}
-	page, next, err := paginate(matched, in.MaxResults, in.NextToken, func(s subnet) string { return s.SubnetId })
 	if err != nil {
 		return nil, err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/netip"
-	"slices"
 	"strconv"
 
 	"github.com/nimbus-dev/nimbus/internal/awserr"
@@ -138,22 +137,7 @@ func (e *EC2) listVPCs(ctx context.Context, account, reg string) ([]vpc, error) 
 	if err := e.ensureDefaultNetwork(ctx, account, reg); err != nil {
 		return nil, err
 	}
-	var all []vpc
-	err := e.store.View(ctx, func(tx store.Tx) error {
-		return tx.List(store.Query{Kind: kindVPC, Account: account, Region: reg}, func(o store.Object) error {
-			var v vpc
-			if err := o.Decode(&v); err != nil {
-				return err
-			}
-			all = append(all, v)
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, awserr.Internalf(err, "list VPCs")
-	}
-	sortByKey(all, func(v vpc) string { return v.VpcId })
-	return all, nil
+	return listKind(ctx, e.store, account, reg, kindVPC, "VPCs", func(v vpc) string { return v.VpcId })
 }
 
 // getVPC reads one VPC in tx; its not-found error is AWS's.
@@ -320,19 +304,11 @@ func (e *EC2) describeVpcs(ctx context.Context, in *describeVpcsInput) (*describ
 	if err != nil {
 		return nil, err
 	}
-	for _, id := range in.VpcIds {
-		if !slices.ContainsFunc(all, func(v vpc) bool { return v.VpcId == id }) {
-			return nil, vpcNotFound(id)
-		}
-	}
-	named := slices.DeleteFunc(all, func(v vpc) bool {
-		return len(in.VpcIds) > 0 && !slices.Contains(in.VpcIds, v.VpcId)
+	page, next, err := selectDescribed(all, describeSelection[vpc]{
+		IDs: in.VpcIds, Filters: in.Filters, MaxResults: in.MaxResults, NextToken: in.NextToken,
+		ID: func(v vpc) string { return v.VpcId }, Fields: func(v vpc) fields { return v.fields },
+		Tags: func(v vpc) []Tag { return v.Tags }, NotFound: vpcNotFound,
 	})
-	matched, err := matching(named, in.Filters, func(v vpc) fields { return v.fields }, func(v vpc) []Tag { return v.Tags })
-	if err != nil {
-		return nil, err
-	}
-	page, next, err := paginate(matched, in.MaxResults, in.NextToken, func(v vpc) string { return v.VpcId })
 	if err != nil {
 		return nil, err
 	}
