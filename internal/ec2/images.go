@@ -725,19 +725,8 @@ func (e *EC2) tagImage(ctx context.Context, account, region, id string, set, rem
 			"You are not authorized to perform this operation: image %s belongs to another account.", id)
 	}
 	err = e.store.Update(ctx, func(tx store.Tx) error {
-		var cur amiRecord
-		meta, err := tx.Get(imageKey(account, region, id), &cur)
-		if errors.Is(err, store.ErrNotFound) {
-			return amiNotFound(id)
-		}
-		if err != nil {
-			return err
-		}
-		if cur.Tags, err = mergeTags(cur.Tags, set, remove); err != nil {
-			return err
-		}
-		_, err = tx.Put(imageKey(account, region, id), &cur, meta.Version)
-		return err
+		return retagStored(tx, imageKey(account, region, id), func() error { return amiNotFound(id) },
+			func(a *amiRecord) *[]Tag { return &a.Tags }, set, remove)
 	})
 	return asAPIErrorOrNil(err, "tag image")
 }

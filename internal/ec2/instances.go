@@ -149,27 +149,10 @@ func (e *EC2) instanceIPsInGroup(ctx context.Context, account, reg, groupID stri
 
 func (e *EC2) tagInstance(ctx context.Context, account, reg, id string, set, remove []Tag) error {
 	err := e.store.Update(ctx, func(tx store.Tx) error {
-		var inst instance
-		key := store.Key{Account: account, Region: reg, Kind: kindInstance, ID: id}
-		meta, err := tx.Get(key, &inst)
-		if errors.Is(err, store.ErrNotFound) {
-			return instancesNotFound([]string{id})
-		}
-		if err != nil {
-			return err
-		}
-		tags, err := mergeTags(inst.Tags, set, remove)
-		if err != nil {
-			return err
-		}
-		inst.Tags = tags
-		_, err = tx.Put(key, &inst, meta.Version)
-		return err
+		return retagStored(tx, store.Key{Account: account, Region: reg, Kind: kindInstance, ID: id},
+			func() error { return instancesNotFound([]string{id}) }, func(i *instance) *[]Tag { return &i.Tags }, set, remove)
 	})
-	if ae := awserr.As(err); ae != nil {
-		return ae
-	}
-	return err
+	return asAPIErrorOrNil(err, "tag instance")
 }
 
 func (e *EC2) listInstanceTags(ctx context.Context, account, reg string) ([]TaggedResource, error) {

@@ -2,7 +2,6 @@ package ec2
 
 import (
 	"context"
-	"errors"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -422,19 +421,8 @@ func (e *EC2) tagSecurityGroup(ctx context.Context, account, region, id string, 
 		return err
 	}
 	err := e.store.Update(ctx, func(tx store.Tx) error {
-		var g securityGroup
-		meta, err := tx.Get(groupKey(account, region, id), &g)
-		if errors.Is(err, store.ErrNotFound) {
-			return groupNotFound(id)
-		}
-		if err != nil {
-			return err
-		}
-		if g.Tags, err = mergeTags(g.Tags, set, remove); err != nil {
-			return err
-		}
-		_, err = tx.Put(groupKey(account, region, id), &g, meta.Version)
-		return err
+		return retagStored(tx, groupKey(account, region, id), func() error { return groupNotFound(id) },
+			func(g *securityGroup) *[]Tag { return &g.Tags }, set, remove)
 	})
 	return asAPIErrorOrNil(err, "tag security group")
 }
@@ -444,11 +432,8 @@ func (e *EC2) listSecurityGroupTags(ctx context.Context, account, region string)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]TaggedResource, 0, len(groups))
-	for _, g := range groups {
-		out = append(out, TaggedResource{ResourceId: g.GroupId, ResourceType: "security-group", Tags: g.Tags})
-	}
-	return out, nil
+	return taggedResources(groups, "security-group", func(g securityGroup) string { return g.GroupId },
+		func(g securityGroup) []Tag { return g.Tags }), nil
 }
 
 func (e *EC2) tagSecurityGroupRule(ctx context.Context, account, region, id string, set, remove []Tag) error {

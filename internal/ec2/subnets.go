@@ -426,15 +426,8 @@ func (e *EC2) tagSubnet(ctx context.Context, account, reg, id string, set, remov
 		return err
 	}
 	err := e.store.Update(ctx, func(tx store.Tx) error {
-		s, meta, err := getSubnet(tx, account, reg, id)
-		if err != nil {
-			return err
-		}
-		if s.Tags, err = mergeTags(s.Tags, set, remove); err != nil {
-			return err
-		}
-		_, err = tx.Put(subnetKey(account, reg, id), &s, meta.Version)
-		return err
+		return retagStored(tx, subnetKey(account, reg, id), func() error { return subnetNotFound(id) },
+			func(s *subnet) *[]Tag { return &s.Tags }, set, remove)
 	})
 	return asAPIErrorOrNil(err, "tag subnet")
 }
@@ -444,9 +437,5 @@ func (e *EC2) listSubnetTags(ctx context.Context, account, reg string) ([]Tagged
 	if err != nil {
 		return nil, err
 	}
-	out := make([]TaggedResource, 0, len(all))
-	for _, s := range all {
-		out = append(out, TaggedResource{ResourceId: s.SubnetId, ResourceType: "subnet", Tags: s.Tags})
-	}
-	return out, nil
+	return taggedResources(all, "subnet", func(s subnet) string { return s.SubnetId }, func(s subnet) []Tag { return s.Tags }), nil
 }

@@ -2,6 +2,7 @@ package ec2
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"strings"
 
@@ -74,17 +75,8 @@ func (e *EC2) tagKeyPair(ctx context.Context, account, region, id string, set, r
 		if name == "" {
 			return awserr.New(awserr.NotFound, "InvalidKeyPair.NotFound", "The key pair ID '%s' does not exist", id)
 		}
-		key := store.Key{Account: account, Region: region, Kind: kindKeyPair, ID: name}
-		var k keyPair
-		meta, err := tx.Get(key, &k)
-		if err != nil {
-			return err
-		}
-		if k.Tags, err = mergeTags(k.Tags, set, remove); err != nil {
-			return err
-		}
-		_, err = tx.Put(key, &k, meta.Version)
-		return err
+		return retagStored(tx, store.Key{Account: account, Region: region, Kind: kindKeyPair, ID: name},
+			func() error { return keyPairNotFound(name) }, func(k *keyPair) *[]Tag { return &k.Tags }, set, remove)
 	})
 	return asAPIErrorOrNil(err, "tag key pair")
 }
@@ -363,3 +355,32 @@ func (e *EC2) describeTags(ctx context.Context, in *describeTagsInput) (*describ
 }
 
 func tagPageKey(d tagDescription) string { return d.ResourceId + "\x00" + d.Key }
+
+// retagStored is every tagger's write: read the record at key in tx (its
+// absence is notFound), merge the tag changes, and write it back at the
+// version read, so concurrent taggers never lose each other's changes.
+func retagStored[T any](tx store.Tx, key store.Key, notFound func() error, tagsOf func(*T) *[]Tag, set, remove []Tag) error {
+	var v T
+	meta, err := tx.Get(key, &v)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound()
+	}
+	if err != nil {
+		return err
+	}
+	tags := tagsOf(&v)
+	if *tags, err = mergeTags(*tags, set, remove); err != nil {
+		return err
+	}
+	_, err = tx.Put(key, &v, meta.Version)
+	return err
+}
+
+// taggedResources is every tagger's listing: the tags of each record.
+func taggedResources[T any](all []T, resourceType string, idOf func(T) string, tagsOf func(T) []Tag) []TaggedResource {
+	out := make([]TaggedResource, 0, len(all))
+	for _, v := range all {
+		out = append(out, TaggedResource{ResourceId: idOf(v), ResourceType: resourceType, Tags: tagsOf(v)})
+	}
+	return out
+}

@@ -499,15 +499,8 @@ func (e *EC2) tagVPC(ctx context.Context, account, reg, id string, set, remove [
 		return err
 	}
 	err := e.store.Update(ctx, func(tx store.Tx) error {
-		v, meta, err := getVPC(tx, account, reg, id)
-		if err != nil {
-			return err
-		}
-		if v.Tags, err = mergeTags(v.Tags, set, remove); err != nil {
-			return err
-		}
-		_, err = tx.Put(vpcKey(account, reg, id), &v, meta.Version)
-		return err
+		return retagStored(tx, vpcKey(account, reg, id), func() error { return vpcNotFound(id) },
+			func(v *vpc) *[]Tag { return &v.Tags }, set, remove)
 	})
 	return asAPIErrorOrNil(err, "tag VPC")
 }
@@ -517,9 +510,5 @@ func (e *EC2) listVPCTags(ctx context.Context, account, reg string) ([]TaggedRes
 	if err != nil {
 		return nil, err
 	}
-	out := make([]TaggedResource, 0, len(all))
-	for _, v := range all {
-		out = append(out, TaggedResource{ResourceId: v.VpcId, ResourceType: "vpc", Tags: v.Tags})
-	}
-	return out, nil
+	return taggedResources(all, "vpc", func(v vpc) string { return v.VpcId }, func(v vpc) []Tag { return v.Tags }), nil
 }
