@@ -59,3 +59,20 @@ func selectDescribed[T any](all []T, sel describeSelection[T]) ([]T, string, err
 	}
 	return paginate(matched, sel.MaxResults, sel.NextToken, sel.ID)
 }
+
+// checkDescribe is what a Describe call checks before it reads anything:
+// MaxResults in AWS's 5–1000, each named ID well formed, then DryRun.
+func checkDescribe(maxResults int, ids []string, checkID func(string) error, dryRunSet bool) error {
+	if err := checkMaxResults(maxResults, 5, 1000); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := checkID(id); err != nil {
+			return err
+		}
+	}
+	if dryRunSet {
+		return dryRun()
+	}
+	return nil
+}

@@ -593,16 +593,8 @@ func (g securityGroup) fields(name string) ([]string, bool) {
 }
 
 func (e *EC2) describeSecurityGroups(ctx context.Context, in *describeSecurityGroupsInput) (*describeSecurityGroupsOutput, error) {
-	if err := checkMaxResults(in.MaxResults, 5, 1000); err != nil {
+	if err := checkDescribe(in.MaxResults, in.GroupIds, checkGroupID, in.DryRun); err != nil {
 		return nil, err
-	}
-	for _, id := range in.GroupIds {
-		if err := checkGroupID(id); err != nil {
-			return nil, err
-		}
-	}
-	if in.DryRun {
-		return nil, dryRun()
 	}
 	account, region := partition(ctx)
 	all, err := e.listGroups(ctx, account, region)

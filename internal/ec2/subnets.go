@@ -291,16 +291,8 @@ func (s subnet) fields(name string) ([]string, bool) {
 }
 
 func (e *EC2) describeSubnets(ctx context.Context, in *describeSubnetsInput) (*describeSubnetsOutput, error) {
-	if err := checkMaxResults(in.MaxResults, 5, 1000); err != nil {
+	if err := checkDescribe(in.MaxResults, in.SubnetIds, checkSubnetID, in.DryRun); err != nil {
 		return nil, err
-	}
-	for _, id := range in.SubnetIds {
-		if err := checkSubnetID(id); err != nil {
-			return nil, err
-		}
-	}
-	if in.DryRun {
-		return nil, dryRun()
 	}
 	account, reg := partition(ctx)
 	all, err := e.listSubnets(ctx, account, reg)

@@ -288,16 +288,8 @@ func (v vpc) fields(name string) ([]string, bool) {
 }
 
 func (e *EC2) describeVpcs(ctx context.Context, in *describeVpcsInput) (*describeVpcsOutput, error) {
-	if err := checkMaxResults(in.MaxResults, 5, 1000); err != nil {
+	if err := checkDescribe(in.MaxResults, in.VpcIds, checkVPCID, in.DryRun); err != nil {
 		return nil, err
-	}
-	for _, id := range in.VpcIds {
-		if err := checkVPCID(id); err != nil {
-			return nil, err
-		}
-	}
-	if in.DryRun {
-		return nil, dryRun()
 	}
 	account, reg := partition(ctx)
 	all, err := e.listVPCs(ctx, account, reg)
