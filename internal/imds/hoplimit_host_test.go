@@ -2,6 +2,7 @@ package imds
 
 import (
 	"context"
+	"github.com/nimbus-dev/nimbus/internal/network/nettest"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -28,7 +29,7 @@ func TestHopLimitThroughNestedNamespace(t *testing.T) {
 
 	// The nested namespace: inner (192.168.77.2) routes via the instance
 	// (192.168.77.1), which forwards and masquerades out of eth0.
-	inner := "nbi-inner-" + randomHex(t, 3)
+	inner := "nbi-inner-" + nettest.RandomHex(t, 3)
 	run := func(args ...string) {
 		t.Helper()
 		if out, err := exec.CommandContext(ctx, args[0], args[1:]...).CombinedOutput(); err != nil {

@@ -2,14 +2,10 @@ package imds
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"math/big"
+	"github.com/nimbus-dev/nimbus/internal/network/nettest"
 	"net/netip"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,41 +17,7 @@ import (
 // network namespaces, as network.Manager needs.
 func requireNetworkHost(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: creates a bridge, network namespaces and nftables rules")
-	}
-	for _, bin := range []string{"nsenter", "busybox", "nft"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("needs %s on PATH (busybox: apt-get install busybox-static)", bin)
-		}
-	}
-	for _, plugin := range []string{"bridge", "host-local", "loopback"} {
-		found := false
-		for _, dir := range network.DefaultPluginDirs {
-			if _, err := os.Stat(filepath.Join(dir, plugin)); err == nil {
-				found = true
-			}
-		}
-		if !found {
-			t.Skipf("needs the CNI %s plugin in one of %v (apt-get install containernetworking-plugins)", plugin, network.DefaultPluginDirs)
-		}
-	}
-}
-
-func randomHex(t *testing.T, n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
-}
-
-func randomInt(t *testing.T, limit int64) int64 {
-	v, err := rand.Int(rand.Reader, big.NewInt(limit))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v.Int64()
+	nettest.RequireHost(t, "creates a bridge, network namespaces and nftables rules", "nsenter", "busybox", "nft")
 }
 
 // inNetNS runs a command inside the network namespace at path.
@@ -78,17 +40,12 @@ type testNetwork struct {
 
 func newTestNetwork(t *testing.T, ctx context.Context) *testNetwork {
 	t.Helper()
-	name := "nbi" + randomHex(t, 3)
 	// 10.250.0.0/16-10.254.0.0/16: apart from the default network and from
-	// the network package's own tests.
-	subnet := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(250 + randomInt(t, 5)), byte(randomInt(t, 256)), 0}), 24)
-	m, err := network.NewManager(ctx, network.Options{
-		StateDir:     t.TempDir(),
-		NetNSDir:     t.TempDir(),
-		TableName:    name,
-		MetadataPort: int(20000 + randomInt(t, 20000)),
-		Networks:     []network.Network{{Name: name, Subnet: subnet}},
-	})
+	// the network and substrate packages' own tests.
+	opts := nettest.Private(t, "nbi", 250, 5)
+	opts.StateDir, opts.NetNSDir = t.TempDir(), t.TempDir()
+	name := opts.TableName
+	m, err := network.NewManager(ctx, opts)
 	if err != nil {
 		t.Fatalf("network manager: %v", err)
 	}
@@ -123,13 +80,13 @@ type box struct {
 
 func (n *testNetwork) attach(t *testing.T, ctx context.Context, opts MetadataOptions) box {
 	t.Helper()
-	id := "sb-imds-" + randomHex(t, 4)
+	id := "sb-imds-" + nettest.RandomHex(t, 4)
 	a, err := n.m.Attach(ctx, id, n.name, network.AttachOptions{})
 	if err != nil {
 		t.Fatalf("attach %s: %v", id, err)
 	}
 	in := sampleInstance()
-	in.InstanceID = fmt.Sprintf("i-%017x", randomInt(t, 1<<60))
+	in.InstanceID = fmt.Sprintf("i-%017x", nettest.RandomInt(t, 1<<60))
 	in.PrivateIP = netip.MustParseAddr(a.IP)
 	in.Options = opts
 	n.lookup.mu.Lock()

@@ -3,11 +3,9 @@ package substrate
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
+	"github.com/nimbus-dev/nimbus/internal/network/nettest"
 	"io"
-	"math/big"
 	"net/http"
 	"net/netip"
 	"os"
@@ -30,41 +28,7 @@ import (
 
 func requireOCIHost(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: runs runc, creates network namespaces, bridges and nftables rules")
-	}
-	for _, bin := range []string{"runc", "nft", "busybox", "mkfs.ext4"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("needs %s on PATH", bin)
-		}
-	}
-	for _, plugin := range []string{"bridge", "host-local", "loopback"} {
-		found := false
-		for _, dir := range network.DefaultPluginDirs {
-			if _, err := os.Stat(filepath.Join(dir, plugin)); err == nil {
-				found = true
-			}
-		}
-		if !found {
-			t.Skipf("needs the CNI %s plugin (apt-get install containernetworking-plugins)", plugin)
-		}
-	}
-}
-
-func randomHex(t testing.TB, n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
-}
-
-func randomInt(t testing.TB, max int64) int64 {
-	v, err := rand.Int(rand.Reader, big.NewInt(max))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v.Int64()
+	nettest.RequireHost(t, "runs runc, creates network namespaces, bridges and nftables rules", "runc", "nft", "busybox", "mkfs.ext4")
 }
 
 // ociEnv is one test's private host setup; it outlives the Hosts opened on
@@ -93,21 +57,17 @@ func (env *ociEnv) shutdown() {
 func newOCIEnv(t testing.TB) *ociEnv {
 	t.Helper()
 	requireOCIHost(t)
-	suffix := randomHex(t, 3)
-	name := "nbs" + suffix
-	subnet := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(200 + randomInt(t, 25)), byte(randomInt(t, 256)), 0}), 24)
+	netOpts := nettest.Private(t, "nbs", 200, 25)
+	name := netOpts.TableName
+	suffix := strings.TrimPrefix(name, "nbs")
+	netOpts.NetNSDir = filepath.Join("/run/nimbus", "substrate-test-"+suffix, "netns")
 	dir := t.TempDir()
 	env := &ociEnv{
 		DataDir: filepath.Join(dir, "data"),
 		DBPath:  filepath.Join(dir, "nimbus.db"),
 		NetName: name,
 		Runtime: "runc",
-		Net: network.Options{
-			NetNSDir:     filepath.Join("/run/nimbus", "substrate-test-"+suffix, "netns"),
-			TableName:    name,
-			MetadataPort: int(20000 + randomInt(t, 20000)),
-			Networks:     []network.Network{{Name: name, Subnet: subnet}},
-		},
+		Net:     netOpts,
 	}
 	t.Cleanup(func() { env.cleanup(t) })
 	return env

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/nimbus-dev/nimbus/internal/network/nettest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,7 +76,7 @@ func TestOCIServeOnNetwork(t *testing.T) {
 	ensureBusybox(t, h)
 	ctx := context.Background()
 	before := time.Now()
-	sb, err := h.Run(ctx, env.httpdSpec(t, "web-"+randomHex(t, 4)))
+	sb, err := h.Run(ctx, env.httpdSpec(t, "web-"+nettest.RandomHex(t, 4)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +161,7 @@ func TestOCIBlockVolume(t *testing.T) {
 	h := env.open(t)
 	ensureBusybox(t, h)
 	ctx := context.Background()
-	vol := "vol-" + randomHex(t, 4)
+	vol := "vol-" + nettest.RandomHex(t, 4)
 	if err := h.Volumes().Create(ctx, vol, 16<<20); err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +229,7 @@ func TestOCIRestartAfterClose(t *testing.T) {
 	env := newOCIEnv(t)
 	h1 := env.open(t)
 	ensureBusybox(t, h1)
-	sb, err := h1.Run(context.Background(), env.httpdSpec(t, "web-"+randomHex(t, 4)))
+	sb, err := h1.Run(context.Background(), env.httpdSpec(t, "web-"+nettest.RandomHex(t, 4)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +256,7 @@ func TestOCIRestartAfterKill9(t *testing.T) {
 	h0 := env.open(t)
 	ensureBusybox(t, h0)
 	env.shutdown()
-	id := "web-" + randomHex(t, 4)
+	id := "web-" + nettest.RandomHex(t, 4)
 	runCrashHelper(t, env, "running", env.httpdSpec(t, id))
 	h := env.open(t)
 	adoptAndDelete(t, env, h, id)
@@ -267,12 +268,12 @@ func TestOCICrashDuringRun(t *testing.T) {
 			env := newOCIEnv(t)
 			h0 := env.open(t)
 			ensureBusybox(t, h0)
-			vol := "vol-" + randomHex(t, 4)
+			vol := "vol-" + nettest.RandomHex(t, 4)
 			if err := h0.Volumes().Create(context.Background(), vol, 16<<20); err != nil {
 				t.Fatal(err)
 			}
 			env.shutdown()
-			id := "crash-" + randomHex(t, 4)
+			id := "crash-" + nettest.RandomHex(t, 4)
 			spec := env.httpdSpec(t, id)
 			spec.Mounts = append(spec.Mounts, Mount{Type: MountBlockVolume, Source: vol, Destination: "/data"})
 			runCrashHelper(t, env, step, spec)
@@ -358,7 +359,7 @@ func TestOCIBadInputLeavesNothing(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			id := "bad-" + randomHex(t, 4)
+			id := "bad-" + nettest.RandomHex(t, 4)
 			rs := RunSpec{ID: id, Owner: testOwner, Image: "busybox", Command: []string{"true"}}
 			tc.mutate(&rs)
 			_, err := h.Run(context.Background(), rs)
