@@ -95,3 +95,50 @@ func TestResetWithRunningInstances(t *testing.T) {
 		t.Errorf("after reset: %v", err)
 	}
 }
+
+// kill -9 of nimbus right after RunInstances is acknowledged, and again
+// while instances run: after each restart every acknowledged instance runs,
+// in exactly one sandbox, and none is lost.
+func TestKill9AroundRunningInstances(t *testing.T) {
+	requireRealSandboxes(t)
+	n := startRealNimbus(t, "")
+	ctx := context.Background()
+	client := instancesClient(n)
+	ami := busyboxAMI(t, client)
+	out, err := client.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(ami), InstanceType: "t3.nano",
+		MinCount: aws.Int32(2), MaxCount: aws.Int32(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Kill() // acknowledged, possibly before any sandbox exists
+	var ids []string
+	for _, i := range out.Instances {
+		ids = append(ids, aws.ToString(i.InstanceId))
+	}
+
+	n2 := startRealNimbus(t, n.DataDir)
+	client = instancesClient(n2)
+	waitRunning(t, client, ids...)
+	if h := health(t, n2); h.Sandboxes["running"] != 2 || len(h.Sandboxes) != 1 {
+		t.Errorf("sandboxes after kill -9 and restart: %v (want exactly 2 running)", h.Sandboxes)
+	}
+	n2.Kill() // while they run
+
+	n3 := startRealNimbus(t, n.DataDir)
+	client = instancesClient(n3)
+	for _, id := range ids {
+		if got := describeOne(t, client, id).State.Name; got != "running" {
+			t.Errorf("%s after a second kill -9: %s", id, got)
+		}
+	}
+	if h := health(t, n3); h.Sandboxes["running"] != 2 || len(h.Sandboxes) != 1 {
+		t.Errorf("sandboxes after the second restart: %v (want the same 2, adopted)", h.Sandboxes)
+	}
+	if _, err := client.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: ids}); err != nil {
+		t.Fatal(err)
+	}
+	waitTerminated(t, client, ids...)
+	if h := health(t, n3); len(h.Sandboxes) != 0 {
+		t.Errorf("sandboxes after terminate: %v", h.Sandboxes)
+	}
+}
