@@ -582,19 +582,20 @@ func TestResetRemovesInstanceSandboxes(t *testing.T) {
 	if err := service.DeleteKinds(context.Background(), h.st, h.e.kinds...); err != nil {
 		t.Fatal(err)
 	}
+	// The controller deletes the sandbox first and the instance directory
+	// after it: wait for both.
+	dir := filepath.Join(h.dataDir, "ec2", "instances", id)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		_, err := h.host.Get(context.Background(), id)
-		if errors.Is(err, substrate.ErrNotFound) {
+		_, statErr := os.Stat(dir)
+		if errors.Is(err, substrate.ErrNotFound) && os.IsNotExist(statErr) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("sandbox of a reset instance still there: %v", err)
+			t.Fatalf("reset instance not cleaned up: sandbox %v, directory %v", err, statErr)
 		}
 		time.Sleep(10 * time.Millisecond)
-	}
-	if _, err := os.Stat(filepath.Join(h.dataDir, "ec2", "instances", id)); !os.IsNotExist(err) {
-		t.Errorf("instance directory after reset: %v", err)
 	}
 }
 
