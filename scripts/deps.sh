@@ -9,7 +9,7 @@ mode=${1:-run}
 
 # package:command-or-path that proves it is installed
 run_pkgs="runc:runc crun:crun containernetworking-plugins:/usr/lib/cni/bridge nftables:nft busybox-static:/bin/busybox e2fsprogs:mkfs.ext4 iproute2:ip debootstrap:debootstrap tini:/usr/bin/tini-static"
-test_pkgs="curl:curl awscli:/usr/bin/aws openssh-client:ssh python3-botocore:/usr/lib/python3/dist-packages/botocore"
+test_pkgs="curl:curl awscli:/usr/bin/aws openssh-client:ssh python3-botocore:/usr/lib/python3/dist-packages/botocore python3:/usr/bin/python3 nodejs:/usr/bin/node zip:zip"
 
 pkgs=$run_pkgs
 [ "$mode" = test ] && pkgs="$run_pkgs $test_pkgs"
