@@ -38,15 +38,14 @@ type Server struct {
 	log     *slog.Logger
 	store   store.Store
 	host    *substrate.Host
-	// instances is EC2's instance controller, run until closeAll; metadata
-	// serves IMDS to instance sandboxes where the host has networking.
-	instances     *ec2.InstanceController
-	stopInstances context.CancelFunc
-	instancesDone chan struct{}
-	metadata      *network.MetadataServer
-	services      []*service.Service
-	edge          *edge.Server
-	http          *http.Server
+	// workers are the background loops (controllers, dispatchers,
+	// sweepers), run until closeAll; metadata serves IMDS to instance
+	// sandboxes where the host has networking.
+	workers  workers
+	metadata *network.MetadataServer
+	services []*service.Service
+	edge     *edge.Server
+	http     *http.Server
 }
 
 // New builds a server from cfg: opens the store and wires every service.
@@ -162,14 +161,7 @@ func (s *Server) startInstances(ctx context.Context, regions *region.Catalog) er
 			return fmt.Errorf("instance metadata server: %w", err)
 		}
 	}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s.instances, s.stopInstances, s.instancesDone = ctrl, cancel, make(chan struct{})
-	go func() {
-		defer close(s.instancesDone)
-		if err := ctrl.Run(runCtx); err != nil {
-			s.log.Error("EC2 instance controller stopped", "err", err)
-		}
-	}()
+	s.workers.start(ctx, s.log, "EC2 instance controller", ctrl.Run)
 	return nil
 }
 
@@ -178,11 +170,7 @@ func (s *Server) startInstances(ctx context.Context, regions *region.Catalog) er
 // and then the store.
 func (s *Server) closeAll() error {
 	var err error
-	if s.stopInstances != nil {
-		s.stopInstances()
-		<-s.instancesDone
-		s.stopInstances = nil
-	}
+	s.workers.stop()
 	if s.metadata != nil {
 		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		err = s.metadata.Close(closeCtx)
