@@ -53,6 +53,16 @@ type Options struct {
 	Logger      *slog.Logger
 	Metrics     *metrics.Registry
 	Internal    http.Handler // serves /_nimbus/, /metrics and emulator-compatible paths
+	// Hosts serve requests by their Host header before any API routing:
+	// Lambda function URLs (ID.lambda-url.REGION.localhost) are plain HTTP,
+	// signed only when the URL's AuthType asks for it.
+	Hosts []HostRoute
+}
+
+// HostRoute sends the requests whose Host matches to a handler of its own.
+type HostRoute struct {
+	Match   func(host string) bool
+	Handler http.Handler
 }
 
 type entry struct {
@@ -138,6 +148,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.opts.Internal != nil && isInternalPath(r.URL.Path) {
 		s.opts.Internal.ServeHTTP(w, r)
 		return
+	}
+	for _, hr := range s.opts.Hosts {
+		if hr.Match(r.Host) {
+			hr.Handler.ServeHTTP(w, r)
+			return
+		}
 	}
 	start := time.Now()
 	// One allocation for both: each escapes (into the context, and to the

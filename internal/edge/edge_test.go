@@ -208,3 +208,47 @@ func BenchmarkDescribeRegions(b *testing.B) {
 		}
 	})
 }
+
+// A host route takes its requests before any API routing or SigV4; other
+// hosts still reach the APIs.
+func TestHostRoutesComeFirst(t *testing.T) {
+	svc, err := service.New("sts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Handle("GetCallerIdentity", func(ctx context.Context, in map[string]any) (any, error) {
+		return map[string]any{"Account": "000000000000"}, nil
+	})
+	regions, _ := region.NewCatalog(nil, false)
+	srv, err := edge.New(edge.Options{Services: []*service.Service{svc}, Regions: regions,
+		Credentials: nimbuscreds.Root("000000000000", "test", "test"), Account: "000000000000",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Hosts: []edge.HostRoute{{
+			Match: func(host string) bool { return strings.HasPrefix(host, "fn.") },
+			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(http.StatusTeapot)
+				io.WriteString(w, r.Host+" "+r.URL.Path)
+			}),
+		}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	req, _ := http.NewRequest(http.MethodGet, hs.URL+"/hello", nil)
+	req.Host = "fn.lambda-url.us-east-1.localhost"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTeapot || string(body) != "fn.lambda-url.us-east-1.localhost /hello" {
+		t.Errorf("host route: %d %q", resp.StatusCode, body)
+	}
+	f := &fixture{url: hs.URL}
+	out, err := sts.NewFromConfig(f.cfg("test", "test")).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+	if err != nil || aws.ToString(out.Account) != "000000000000" {
+		t.Errorf("API request beside a host route: %v %v", out, err)
+	}
+}
