@@ -106,8 +106,11 @@ func (c *Catalog) RuntimeFor(ctx context.Context, name string) (Runtime, error) 
 
 func (c *Catalog) python(ctx context.Context, name, minor string) (Runtime, error) {
 	want := "3." + minor
-	// python3.X is the exact interpreter where the host has several.
-	for _, cmd := range []string{"python" + want, "python3"} {
+	// python3.X is the exact interpreter where the host has several. The
+	// distribution's own (Debian's /usr/bin) comes before whatever the PATH
+	// finds first, which may be a shim (pyenv's) that a sandbox seeing only
+	// /usr cannot run.
+	for _, cmd := range []string{"/usr/bin/python" + want, "/usr/bin/python3", "python" + want, "python3"} {
 		p := c.probe(ctx, cmd, "-c", `import sys; print(sys.executable); print("%d.%d.%d" % sys.version_info[:3])`)
 		if p.err == nil && (p.version == want || strings.HasPrefix(p.version, want+".")) {
 			return Runtime{Name: name, Family: FamilyPython, Interpreter: p.path, HostVersion: p.version}, nil
@@ -121,9 +124,11 @@ func (c *Catalog) python(ctx context.Context, name, minor string) (Runtime, erro
 }
 
 func (c *Catalog) node(ctx context.Context, name, major string) (Runtime, error) {
-	p := c.probe(ctx, "node", "-e", `console.log(process.execPath); console.log(process.versions.node)`)
-	if p.err == nil && strings.SplitN(p.version, ".", 2)[0] == major {
-		return Runtime{Name: name, Family: FamilyNodeJS, Interpreter: p.path, HostVersion: p.version}, nil
+	for _, cmd := range []string{"/usr/bin/node", "node"} {
+		p := c.probe(ctx, cmd, "-e", `console.log(process.execPath); console.log(process.versions.node)`)
+		if p.err == nil && strings.SplitN(p.version, ".", 2)[0] == major {
+			return Runtime{Name: name, Family: FamilyNodeJS, Interpreter: p.path, HostVersion: p.version}, nil
+		}
 	}
 	have := c.describe(ctx, "node", "Node.js")
 	return Runtime{}, awserr.New(awserr.Validation, "InvalidParameterValueException",

@@ -20,6 +20,11 @@ func TestRuntimeForHost(t *testing.T) {
 	if err != nil || strings.TrimSpace(string(out)) != py.Interpreter {
 		t.Errorf("interpreter %s reports %q (%v)", py.Interpreter, out, err)
 	}
+	// Debian's interpreter wins over a shim or a private build earlier on
+	// the PATH: sandboxes see the host's /usr, not /root/.pyenv.
+	if _, err := exec.Command("/usr/bin/python3", "-c", "import sys; assert sys.version_info[:2] == ("+strings.Replace(strings.TrimPrefix(py.Name, "python"), ".", ",", 1)+")").Output(); err == nil && !strings.HasPrefix(py.Interpreter, "/usr/bin/") {
+		t.Errorf("python interpreter %s; want Debian's /usr/bin/python3, which has the same version", py.Interpreter)
+	}
 	if cmd := py.Command("/var/runtime", "/var/task"); len(cmd) != 3 || cmd[2] != "/var/runtime/bootstrap.py" {
 		t.Errorf("python command %q", cmd)
 	}

@@ -125,7 +125,8 @@ func (m *Manager) replaceFirewall(ctx context.Context, sandboxID string, rules *
 //     masquerade, per network. Doing this here rather than with the bridge
 //     plugin's ipMasq halves attach+detach time (no iptables execs) and
 //     keeps every nimbus rule in one table;
-//   - input: metadata traffic is accepted, then sandbox-originated traffic
+//   - input: metadata traffic and traffic to the ports AllowGatewayPort
+//     named (on the gateway) is accepted, then sandbox-originated traffic
 //     jumps to that sandbox's egress chain;
 //   - forward: traffic to a sandbox jumps to its ingress chain, traffic from
 //     it to its egress chain (bridged sandbox-to-sandbox traffic reaches this
@@ -170,6 +171,11 @@ func (m *Manager) applyFirewallLocked() error {
 			matchIIF(n.Bridge), matchIPv4(), matchAddr(ipv4DaddrOffset, n.Gateway),
 			matchL4Proto(unix.IPPROTO_TCP), matchDport(uint16(m.opts.MetadataPort), uint16(m.opts.MetadataPort)),
 			[]expr.Any{verdict(expr.VerdictAccept)})})
+		for _, port := range m.gatewayPorts {
+			c.AddRule(&nftables.Rule{Table: table, Chain: input, UserData: userdata.AppendString(nil, userdata.TypeComment, "gateway service of network "+n.Name),
+				Exprs: concat(matchIIF(n.Bridge), matchIPv4(), matchAddr(ipv4DaddrOffset, n.Gateway),
+					matchL4Proto(unix.IPPROTO_TCP), matchDport(port, port), []expr.Any{verdict(expr.VerdictAccept)})})
+		}
 	}
 
 	for _, id := range m.sortedIDsLocked(func(r *record) bool { return r.Attachment.Complete && r.Attachment.Firewall != nil }) {
@@ -240,6 +246,27 @@ func (m *Manager) deleteTables() error {
 	}
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("delete nftables tables %s: %w", m.opts.TableName, err)
+	}
+	return nil
+}
+
+// AllowGatewayPort lets every sandbox reach TCP port on its network's
+// gateway whatever its firewall says, as the metadata port always is: a
+// nimbus endpoint served there (the Lambda Runtime API) must stay reachable
+// from sandboxes whose egress is denied. Allowing a port twice is a no-op.
+func (m *Manager) AllowGatewayPort(ctx context.Context, port uint16) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if slices.Contains(m.gatewayPorts, port) || int(port) == m.opts.MetadataPort {
+		return nil
+	}
+	m.gatewayPorts = append(m.gatewayPorts, port)
+	if err := m.applyFirewallLocked(); err != nil {
+		m.gatewayPorts = m.gatewayPorts[:len(m.gatewayPorts)-1]
+		return fmt.Errorf("allow gateway port %d: %w", port, err)
 	}
 	return nil
 }

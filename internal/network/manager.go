@@ -57,6 +57,9 @@ type Manager struct {
 	networks map[string]Network
 	records  map[string]*record
 	busy     map[string]bool // sandboxes with an Attach or Detach in progress
+	// gatewayPorts are TCP ports on each gateway that sandboxes may always
+	// reach, beside MetadataPort (AllowGatewayPort).
+	gatewayPorts []uint16
 }
 
 // NewManager loads the attachments a previous nimbus left in StateDir (they

@@ -39,6 +39,7 @@ type MetadataServer struct {
 	m       *Manager
 	handler http.Handler
 	srv     *http.Server
+	port    int // on each gateway; the manager's MetadataPort unless WithGatewayPort
 
 	mu        sync.Mutex
 	listening map[string]net.Listener // by network name
@@ -46,9 +47,23 @@ type MetadataServer struct {
 	closed    bool
 }
 
+// MetadataServerOption configures a MetadataServer.
+type MetadataServerOption func(*MetadataServer)
+
+// WithGatewayPort serves on another gateway port than the manager's
+// MetadataPort (the Lambda Runtime API does). Sandboxes whose firewall
+// denies egress reach it only once the port is allowed with
+// Manager.AllowGatewayPort.
+func WithGatewayPort(port int) MetadataServerOption {
+	return func(s *MetadataServer) { s.port = port }
+}
+
 // NewMetadataServer makes a server; call Listen for each network.
-func NewMetadataServer(m *Manager, h http.Handler) *MetadataServer {
-	s := &MetadataServer{m: m, handler: h, listening: make(map[string]net.Listener)}
+func NewMetadataServer(m *Manager, h http.Handler, opts ...MetadataServerOption) *MetadataServer {
+	s := &MetadataServer{m: m, handler: h, port: m.opts.MetadataPort, listening: make(map[string]net.Listener)}
+	for _, o := range opts {
+		o(s)
+	}
 	s.srv = &http.Server{
 		Handler:           http.HandlerFunc(s.serveHTTP),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -79,7 +94,7 @@ func (s *MetadataServer) Listen(ctx context.Context, networkName string) error {
 		})
 		return errors.Join(err, serr)
 	}}
-	addr := net.JoinHostPort(n.Gateway.String(), strconv.Itoa(s.m.opts.MetadataPort))
+	addr := net.JoinHostPort(n.Gateway.String(), strconv.Itoa(s.port))
 	ln, err := lc.Listen(ctx, "tcp4", addr)
 	if err != nil {
 		return fmt.Errorf("metadata listen on %s: %w", addr, err)
