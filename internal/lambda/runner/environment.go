@@ -1,0 +1,221 @@
+package runner
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/nimbus-dev/nimbus/internal/lambdart"
+	"github.com/nimbus-dev/nimbus/internal/network"
+	"github.com/nimbus-dev/nimbus/internal/sandbox"
+	"github.com/nimbus-dev/nimbus/internal/substrate"
+)
+
+// errClosed is returned by Invoke once Close has begun.
+var errClosed = errors.New("lambda runner: closed")
+
+// environment is one sandbox running one runtime: Lambda's execution
+// environment. It serves one invocation at a time.
+type environment struct {
+	id       string // substrate sandbox ID: "lambda-" and the 32 hex digits of the log stream
+	stream   string // log stream name
+	key      versionKey
+	revision string
+	memoryMB int
+	version  string
+
+	sess     *lambdart.Session
+	listener *lambdart.Listener // loopback Runtime API; nil on a network
+	log      *sandboxLog        // nil until the sandbox runs
+
+	started  time.Time     // when the cold start began
+	initDur  time.Duration // until the runtime first asked for an invocation
+	initErr  error         // why the init failed; the first invocation reports it
+	lastUsed time.Time     // guarded by Pool.mu
+
+	broken   atomic.Bool // failed or being destroyed: never reused
+	teardown sync.Once
+}
+
+// usable reports whether the environment can take another invocation.
+func (e *environment) usable() bool {
+	if e.broken.Load() {
+		return false
+	}
+	select {
+	case <-e.sess.Done():
+		return false
+	default:
+		return true
+	}
+}
+
+// newEnvironmentID returns the 32 hex digits Lambda's log stream names end
+// with.
+func newEnvironmentID() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// coldStart starts a sandbox for fn and waits for its runtime's init. A
+// failed init is not a Go error: it returns the environment (already being
+// destroyed) with its session ended, and the caller answers the invocation
+// with the failure.
+func (p *Pool) coldStart(ctx context.Context, fn *Function) (*environment, error) {
+	hexID := newEnvironmentID()
+	_, vk := keysOf(fn)
+	env := &environment{
+		id: "lambda-" + hexID, key: vk, revision: fn.Revision, memoryMB: fn.MemoryMB, version: fn.Version,
+		started: p.now(),
+	}
+	env.stream = p.now().UTC().Format("2006/01/02") + "/[" + fn.Version + "]" + hexID
+	env.sess = lambdart.NewSession(lambdart.WithStartTime(env.started), lambdart.WithLogger(p.log))
+
+	apiAddr := p.apiAddr
+	if p.gateway == nil {
+		l, err := lambdart.ListenLoopback(ctx, env.sess)
+		if err != nil {
+			return nil, fmt.Errorf("cold start %s: %w", fn.Name, err)
+		}
+		env.listener, apiAddr = l, l.Addr()
+	} else {
+		p.mux.Add(env.id, env.sess)
+	}
+	spec, err := p.runSpec(ctx, fn, env, apiAddr)
+	if err != nil {
+		p.unroute(env)
+		return nil, fmt.Errorf("cold start %s: %w", fn.Name, err)
+	}
+	sb, err := p.host.Run(ctx, spec)
+	if err != nil {
+		p.unroute(env)
+		return nil, fmt.Errorf("cold start %s: %w", fn.Name, err)
+	}
+	if p.gateway != nil {
+		// No egress at all: the Runtime API's gateway port stays open
+		// (AllowGatewayPort), every other host port and the outside do not.
+		if err := p.host.SetFirewall(ctx, env.id, nil, []network.Rule{}); err != nil {
+			p.destroyNow(env, "firewall failed")
+			return nil, fmt.Errorf("cold start %s: %w", fn.Name, err)
+		}
+	}
+	env.log, err = openSandboxLog(sb.LogPath, fn.LogGroup, env.stream, p.now)
+	if err != nil {
+		p.destroyNow(env, "log failed")
+		return nil, fmt.Errorf("cold start %s: %w", fn.Name, err)
+	}
+	p.ship.add(env.log)
+	p.watchExit(env)
+	if !p.adopt(env) {
+		p.destroyNow(env, "function retired or nimbus closing during cold start")
+		return nil, errClosed
+	}
+	ictx, cancel := context.WithTimeout(ctx, initTimeout)
+	defer cancel()
+	err = env.sess.WaitReady(ictx)
+	env.initDur = p.now().Sub(env.started)
+	if d, ok := env.sess.InitDuration(); ok {
+		env.initDur = d
+	}
+	switch {
+	case err == nil:
+		return env, nil
+	case ctx.Err() != nil:
+		p.forget(env)
+		p.destroy(env, "caller left during init")
+		return nil, fmt.Errorf("cold start %s: %w", fn.Name, ctx.Err())
+	}
+	// Init failed (or outran initTimeout): the caller reports it.
+	env.initErr = err
+	env.broken.Store(true)
+	return env, nil
+}
+
+// unroute stops serving an environment's Runtime API.
+func (p *Pool) unroute(env *environment) {
+	env.sess.Close()
+	if env.listener != nil {
+		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if err := env.listener.Close(cctx); err != nil {
+			p.log.Warn("lambda runner: close runtime API listener", "sandbox", env.id, "err", err)
+		}
+	} else {
+		p.mux.Remove(env.id)
+	}
+}
+
+// watchExit tells the session when the sandbox's runtime ends.
+func (p *Pool) watchExit(env *environment) {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		st, err := p.host.Wait(p.ctx, env.id)
+		switch {
+		case p.ctx.Err() != nil:
+			return
+		case err != nil:
+			env.sess.Exited(fmt.Errorf("exit status lost: %w", err))
+		default:
+			env.sess.Exited(exitCause(st))
+		}
+	}()
+}
+
+// exitCause words a sandbox's end as Go's os/exec does, which is what
+// Lambda reports: "exit status 1", "signal: killed" (also for a memory
+// kill, as Lambda reports one).
+func exitCause(st *sandbox.ExitStatus) error {
+	switch {
+	case st.OOMKilled:
+		return errors.New("signal: killed")
+	case st.Signal != 0:
+		return fmt.Errorf("signal: %s", syscall.Signal(st.Signal))
+	case st.ExitCode != 0:
+		return fmt.Errorf("exit status %d", st.ExitCode)
+	}
+	return nil
+}
+
+// destroy deletes the environment's sandbox in the background; the caller
+// has already removed it from its pool.
+func (p *Pool) destroy(env *environment, why string) {
+	env.broken.Store(true)
+	env.sess.Close() // an invocation in flight fails now, not after the delete
+	env.teardown.Do(func() {
+		p.teardowns.Add(1)
+		go func() {
+			defer p.teardowns.Done()
+			p.remove(env, why)
+		}()
+	})
+}
+
+// destroyNow deletes the environment's sandbox before returning.
+func (p *Pool) destroyNow(env *environment, why string) {
+	env.broken.Store(true)
+	env.teardown.Do(func() { p.remove(env, why) })
+}
+
+func (p *Pool) remove(env *environment, why string) {
+	p.log.Debug("lambda runner: removing sandbox", "sandbox", env.id, "why", why)
+	p.unroute(env)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), time.Minute)
+	defer cancel()
+	if env.log != nil {
+		p.ship.remove(ctx, env.log)
+	}
+	if err := p.host.Delete(ctx, env.id); err != nil && !errors.Is(err, substrate.ErrNotFound) {
+		p.log.Error("lambda runner: delete sandbox", "sandbox", env.id, "err", err)
+	}
+	if env.log != nil {
+		env.log.close()
+	}
+}

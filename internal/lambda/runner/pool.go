@@ -1,0 +1,212 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nimbus-dev/nimbus/internal/lambdart"
+	"github.com/nimbus-dev/nimbus/internal/network"
+	"github.com/nimbus-dev/nimbus/internal/substrate"
+)
+
+// OwnerKind is the substrate owner kind of every Lambda sandbox; the server
+// resets sandboxes by it.
+const OwnerKind = "lambda-sandbox"
+
+// Defaults of Options.
+const (
+	DefaultKeepAlive      = 10 * time.Minute
+	DefaultRuntimeAPIPort = 9001
+	DefaultLogFlush       = 500 * time.Millisecond
+	// initTimeout bounds a runtime's init phase, as Lambda's 10 s does for
+	// on-demand functions.
+	initTimeout = 10 * time.Second
+)
+
+// Options configures New.
+type Options struct {
+	// Host runs the sandboxes. Required.
+	Host *substrate.Host
+	// DataDir holds the runner's files: the shared read-only root and the
+	// runtime bootstraps. Required.
+	DataDir string
+	Logger  *slog.Logger
+	// KeepAlive is how long an idle sandbox stays warm; DefaultKeepAlive
+	// when zero.
+	KeepAlive time.Duration
+	// LogSink also receives every invocation's log lines (CloudWatch Logs);
+	// nil keeps them only in the sandbox log files.
+	LogSink LogSink
+	// LogFlush is how often lines are shipped to LogSink; DefaultLogFlush
+	// when zero. Shipping is asynchronous so warm invokes wait for nothing.
+	LogFlush time.Duration
+	// Network is the substrate network sandboxes join when the Host has
+	// networking; the Host's first network when empty.
+	Network string
+	// RuntimeAPIPort is the gateway port the Runtime API is served on for
+	// networked sandboxes; DefaultRuntimeAPIPort when zero.
+	RuntimeAPIPort int
+	// Runtimes says how the host runs each runtime; lambdart's process-wide
+	// catalog when nil.
+	Runtimes *lambdart.Catalog
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Pool runs invocations in warm pools of sandboxes, one pool per function
+// version. It implements Invoker.
+type Pool struct {
+	opts    Options
+	host    *substrate.Host
+	log     *slog.Logger
+	now     func() time.Time
+	root    *hostRoot
+	mux     *lambdart.Mux
+	gateway *network.MetadataServer // nil when sandboxes use loopback listeners
+	netName string
+	apiAddr string // AWS_LAMBDA_RUNTIME_API of networked sandboxes
+	ship    *shipper
+
+	ctx    context.Context // ends at Close; sandbox goroutines run under it
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // reaper, shipper, exit watchers
+	// teardowns are sandbox deletions in progress; Close waits for them
+	// before it stops the shipper, so their last lines ship.
+	teardowns sync.WaitGroup
+
+	mu         sync.Mutex
+	versions   map[versionKey]*versionPool
+	inflight   map[functionKey]int // per function, all versions
+	unreserved map[partitionKey]int
+	closed     bool
+}
+
+// New builds a Pool over opts.Host. Lambda sandboxes a previous nimbus left
+// are deleted: their runtimes talked to a Runtime API that is gone.
+func New(ctx context.Context, opts Options) (*Pool, error) {
+	if opts.Host == nil || opts.DataDir == "" {
+		return nil, errors.New("lambda runner: Host and DataDir are required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.KeepAlive <= 0 {
+		opts.KeepAlive = DefaultKeepAlive
+	}
+	if opts.LogFlush <= 0 {
+		opts.LogFlush = DefaultLogFlush
+	}
+	if opts.RuntimeAPIPort == 0 {
+		opts.RuntimeAPIPort = DefaultRuntimeAPIPort
+	}
+	if opts.Runtimes == nil {
+		opts.Runtimes = lambdart.NewCatalog()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	root, err := buildHostRoot(opts.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("lambda runner: %w", err)
+	}
+	p := &Pool{
+		opts: opts, host: opts.Host, log: opts.Logger, now: opts.Now, root: root,
+		versions:   make(map[versionKey]*versionPool),
+		inflight:   make(map[functionKey]int),
+		unreserved: make(map[partitionKey]int),
+	}
+	p.mux = lambdart.NewMux()
+	if err := p.host.Reset(ctx, map[string]string{substrate.LabelKind: OwnerKind}); err != nil {
+		return nil, fmt.Errorf("lambda runner: delete sandboxes of a previous run: %w", err)
+	}
+	if err := p.serveGateway(ctx); err != nil {
+		return nil, fmt.Errorf("lambda runner: %w", err)
+	}
+	p.ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	p.ship = newShipper(opts.LogSink, opts.LogFlush, p.log)
+	p.wg.Add(2)
+	go func() { defer p.wg.Done(); p.ship.run(p.ctx) }()
+	go func() { defer p.wg.Done(); p.reap(p.ctx) }()
+	return p, nil
+}
+
+// serveGateway serves the Runtime API on the gateway of the sandboxes'
+// network where the Host has networking. Without it sandboxes are host
+// processes (the process driver) and each gets a loopback listener.
+func (p *Pool) serveGateway(ctx context.Context) error {
+	mgr := p.host.Network()
+	if mgr == nil {
+		if d := p.host.Info().Driver; d != substrate.DriverProcess && d != substrate.DriverFake {
+			return fmt.Errorf("the %s driver needs networking for sandboxes to reach the Runtime API: %s", d, p.host.Info().NetworkReason)
+		}
+		return nil
+	}
+	nets := mgr.Networks()
+	p.netName = p.opts.Network
+	if p.netName == "" {
+		if len(nets) == 0 {
+			return errors.New("the Host defines no network for Lambda sandboxes")
+		}
+		p.netName = nets[0].Name
+	}
+	n, err := mgr.Network(p.netName)
+	if err != nil {
+		return err
+	}
+	port := p.opts.RuntimeAPIPort
+	if port <= 0 || port > 65535 {
+		return fmt.Errorf("runtime API port %d out of range", port)
+	}
+	if err := mgr.AllowGatewayPort(ctx, uint16(port)); err != nil {
+		return err
+	}
+	p.gateway = network.NewMetadataServer(mgr, p.mux, network.WithGatewayPort(port))
+	if err := p.gateway.Listen(ctx, p.netName); err != nil {
+		return err
+	}
+	p.apiAddr = net.JoinHostPort(n.Gateway.String(), strconv.Itoa(port))
+	return nil
+}
+
+// RuntimeAPI is the handler that serves every networked sandbox's Runtime
+// API (already served on the gateway by New; exposed for a server that
+// wants to serve it elsewhere too).
+func (p *Pool) RuntimeAPI() *lambdart.Mux { return p.mux }
+
+// RuntimeAPIAddr is the gateway address networked sandboxes reach the
+// Runtime API at; empty when sandboxes use loopback listeners.
+func (p *Pool) RuntimeAPIAddr() string { return p.apiAddr }
+
+// Close stops every sandbox the Pool started, waits for its goroutines and
+// stops serving the Runtime API. Invocations in flight fail.
+func (p *Pool) Close(ctx context.Context) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	var all []*environment
+	for k, vp := range p.versions {
+		all = append(all, vp.drain()...)
+		delete(p.versions, k)
+	}
+	p.mu.Unlock()
+	for _, env := range all {
+		p.destroy(env, "nimbus is closing")
+	}
+	p.teardowns.Wait()
+	p.cancel()
+	p.wg.Wait()
+	var err error
+	if p.gateway != nil {
+		err = p.gateway.Close(ctx)
+	}
+	return err
+}
