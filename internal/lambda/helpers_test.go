@@ -212,3 +212,19 @@ func newTestServer(t testing.TB, h http.Handler) string {
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
+
+// countEvents is how many async events are queued in the store.
+func countEvents(t testing.TB, h *harness) int {
+	t.Helper()
+	n := 0
+	err := h.store.View(ctx, func(tx store.Tx) error {
+		return tx.List(store.Query{Kind: kindEvent, AllAccounts: true, AllRegions: true}, func(store.Object) error {
+			n++
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
