@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/netip"
+	"time"
 
 	"github.com/nimbus-dev/nimbus/internal/awserr"
 	"github.com/nimbus-dev/nimbus/internal/identity"
@@ -26,6 +27,13 @@ type Options struct {
 	// Host runs instances as sandboxes and holds the image store AMIs come
 	// from; nil in tests of the API alone.
 	Host *substrate.Host
+	// Capacity is each region's capacity for instances; zero fields take
+	// DefaultCapacity's.
+	Capacity Capacity
+	// SpotInterruptionWarning is how long before a spot interruption its
+	// notice appears in the instance's metadata; default two minutes, as
+	// on EC2.
+	SpotInterruptionWarning time.Duration
 }
 
 // EC2 is the service's state and dependencies.
@@ -46,6 +54,10 @@ type EC2 struct {
 	onGroupChanged func(ctx context.Context, account, region, groupID string)
 	// amis is the built-in AMIs' state (images.go).
 	amis amiCatalog
+	// capacity is each region's capacity (capacity.go).
+	capacity Capacity
+	// spotWarning is the notice a spot interruption gives (spot.go).
+	spotWarning time.Duration
 }
 
 // New returns the EC2 service. Each resource family registers its
@@ -56,13 +68,35 @@ func New(opts Options) (*service.Service, error) {
 		return nil, err
 	}
 	e := &EC2{store: opts.Store, regions: opts.Regions, host: opts.Host}
+	e.setCapacity(opts.Capacity, opts.SpotInterruptionWarning)
 	e.registerRegions(svc)
 	e.registerKeyPairs(svc)
 	e.registerCatalog(svc)
 	e.registerInstances(svc)
 	e.registerVPCs(svc)
+	e.registerVolumes(svc)
+	e.registerSpot(svc)
 	svc.OnReset(func(ctx context.Context) error { return service.DeleteKinds(ctx, e.store, e.kinds...) })
 	return svc, nil
+}
+
+// setCapacity applies the capacity options, filling what is unset from
+// the host.
+func (e *EC2) setCapacity(c Capacity, spotWarning time.Duration) {
+	host := DefaultCapacity()
+	if c.VCPUs == 0 {
+		c.VCPUs = host.VCPUs
+	}
+	if c.MemoryMiB == 0 {
+		c.MemoryMiB = host.MemoryMiB
+	}
+	if c.GPUs == 0 {
+		c.GPUs = host.GPUs
+	}
+	if spotWarning <= 0 {
+		spotWarning = 2 * time.Minute
+	}
+	e.capacity, e.spotWarning = c, spotWarning
 }
 
 // newID returns an EC2 resource ID: prefix, dash, 17 hex digits.

@@ -105,7 +105,7 @@ func NewInstanceController(opts InstanceControllerOptions) (*InstanceController,
 // changes to instance records until ctx ends. It returns once every
 // goroutine it started has stopped.
 func (c *InstanceController) Run(ctx context.Context) error {
-	events, err := c.e.store.Watch(ctx, kindInstance)
+	events, err := c.e.store.Watch(ctx, kindInstance, kindVolume, kindSnapshot)
 	if err != nil {
 		return fmt.Errorf("instance controller: watch: %w", err)
 	}
@@ -153,13 +153,19 @@ func (c *InstanceController) Run(ctx context.Context) error {
 func (c *InstanceController) enqueueAll(ctx context.Context) error {
 	var keys []store.Key
 	err := c.e.store.View(ctx, func(tx store.Tx) error {
-		return tx.List(store.Query{Kind: kindInstance, AllAccounts: true, AllRegions: true}, func(o store.Object) error {
-			keys = append(keys, o.Key)
-			return nil
-		})
+		for _, kind := range []string{kindInstance, kindVolume, kindSnapshot} {
+			err := tx.List(store.Query{Kind: kind, AllAccounts: true, AllRegions: true}, func(o store.Object) error {
+				keys = append(keys, o.Key)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("instance controller: list instances: %w", err)
+		return fmt.Errorf("instance controller: list instances and volumes: %w", err)
 	}
 	for _, k := range keys {
 		c.queue.add(k)
@@ -218,8 +224,15 @@ func (c *InstanceController) retryLater(ctx context.Context, key store.Key, afte
 	}()
 }
 
-// reconcile moves one instance one step towards what its record asks.
+// reconcile moves one instance, volume or snapshot one step towards what
+// its record asks.
 func (c *InstanceController) reconcile(ctx context.Context, key store.Key) error {
+	switch key.Kind {
+	case kindVolume:
+		return c.reconcileVolume(ctx, key)
+	case kindSnapshot:
+		return c.reconcileSnapshot(ctx, key)
+	}
 	var inst instance
 	err := c.e.store.View(ctx, func(tx store.Tx) error {
 		_, err := tx.Get(key, &inst)
@@ -230,6 +243,13 @@ func (c *InstanceController) reconcile(ctx context.Context, key store.Key) error
 	}
 	if err != nil {
 		return fmt.Errorf("read instance: %w", err)
+	}
+	if inst.State == stateRunning && inst.Spot != nil && !inst.Spot.InterruptAt.IsZero() {
+		if wait := time.Until(inst.Spot.InterruptAt); wait > 0 {
+			c.retryLater(ctx, key, wait)
+		} else {
+			return c.interruptSpot(ctx, &inst)
+		}
 	}
 	switch inst.State {
 	case statePending:
@@ -274,7 +294,9 @@ func (c *InstanceController) removeInstanceDir(id string) error {
 }
 
 // update re-reads the instance inside a transaction and applies fn, which
-// returns false to write nothing (the record moved on meanwhile).
+// returns false to write nothing (the record moved on meanwhile). A change
+// that ends a run interval writes its usage record in the same
+// transaction, and a spot instance's end updates its request.
 func (c *InstanceController) update(ctx context.Context, key store.Key, fn func(inst *instance) (bool, error)) (*instance, error) {
 	var out instance
 	err := c.e.store.Update(ctx, func(tx store.Tx) error {
@@ -282,9 +304,24 @@ func (c *InstanceController) update(ctx context.Context, key store.Key, fn func(
 		if err != nil {
 			return err
 		}
+		prev := out.State
 		write, err := fn(&out)
 		if err != nil || !write {
 			return err
+		}
+		now := time.Now().UTC().Truncate(time.Second)
+		if err := recordUsage(tx, &out, prev, now); err != nil {
+			return err
+		}
+		if out.Spot != nil && prev != out.State && (out.State == stateTerminated || out.State == stateStopped) {
+			if out.StateReason != nil && out.StateReason.Code == reasonSpotTermination.Code {
+				err = interruptionEnded(tx, &out, now)
+			} else if out.State == stateTerminated {
+				err = terminatedByUser(tx, &out, now)
+			}
+			if err != nil {
+				return err
+			}
 		}
 		_, err = tx.Put(key, &out, meta.Version)
 		return err
@@ -370,6 +407,10 @@ func (c *InstanceController) runSandbox(ctx context.Context, inst *instance, boo
 	if err := writeBootDir(bootDir, cfg); err != nil {
 		return nil, err
 	}
+	volumeMounts, volumeIDs, err := c.bootVolumes(ctx, inst.key())
+	if err != nil {
+		return nil, err
+	}
 	rs := substrate.RunSpec{
 		ID: inst.InstanceId,
 		Owner: substrate.Owner{Kind: ownerKind, Account: inst.OwnerId, Region: inst.Region,
@@ -381,8 +422,9 @@ func (c *InstanceController) runSandbox(ctx context.Context, inst *instance, boo
 		Hostname:     cfg.Hostname,
 		MilliCPU:     int64(inst.VCPUs) * 1000,
 		MemoryBytes:  inst.MemoryMiB << 20,
-		Mounts:       []substrate.Mount{{Type: substrate.MountBind, Source: bootDir, Destination: bootMount, ReadOnly: true}},
-		Init:         true,
+		Mounts: append([]substrate.Mount{{Type: substrate.MountBind, Source: bootDir, Destination: bootMount, ReadOnly: true}},
+			volumeMounts...),
+		Init: true,
 	}
 	if c.network != "" {
 		rs.Network = c.network
@@ -397,6 +439,9 @@ func (c *InstanceController) runSandbox(ctx context.Context, inst *instance, boo
 	}
 	if err != nil {
 		return nil, fmt.Errorf("run sandbox: %w", err)
+	}
+	if err := c.markMounted(ctx, inst.key(), volumeIDs); err != nil {
+		return nil, err
 	}
 	return sb, nil
 }
@@ -438,6 +483,9 @@ func (c *InstanceController) failLaunch(ctx context.Context, inst *instance) err
 	})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("record failed launch: %w", err)
+	}
+	if err := c.releaseVolumes(ctx, inst.key(), true); err != nil {
+		return err
 	}
 	if inst.DeleteOnTermination || inst.Boots == 0 {
 		return c.removeInstanceDir(inst.InstanceId)
@@ -587,6 +635,9 @@ func (c *InstanceController) finish(ctx context.Context, inst *instance, to stri
 		grace = 0
 	}
 	if err := c.stopSandbox(ctx, inst, grace); err != nil {
+		return err
+	}
+	if err := c.releaseVolumes(ctx, inst.key(), to == stateTerminated); err != nil {
 		return err
 	}
 	if to == stateTerminated {
@@ -789,6 +840,18 @@ func (in *instance) metadata() *imds.Instance {
 	if in.UserData != "" {
 		md.UserData, _ = base64.StdEncoding.DecodeString(in.UserData)
 	}
+	if in.Spot != nil {
+		md.Spot = true
+		if !in.Spot.InterruptAt.IsZero() {
+			md.SpotAction = &imds.SpotAction{Action: in.Spot.InterruptionBehavior, Time: in.Spot.InterruptAt}
+		}
+	}
+	for i, v := range in.Volumes {
+		if md.EBSDevices == nil {
+			md.EBSDevices = map[string]string{}
+		}
+		md.EBSDevices["ebs"+strconv.Itoa(i+1)] = deviceBase(v.Device)
+	}
 	if len(in.Tags) > 0 {
 		md.Tags = map[string]string{}
 		for _, t := range in.Tags {
@@ -867,4 +930,30 @@ func (q *keyQueue) close() {
 	q.closed = true
 	q.cond.Broadcast()
 	q.mu.Unlock()
+}
+
+// interruptSpot carries out a scheduled spot interruption: the instance
+// stops (stop or hibernate) or terminates with EC2's spot reason.
+func (c *InstanceController) interruptSpot(ctx context.Context, inst *instance) error {
+	now := time.Now().UTC().Truncate(time.Second)
+	_, err := c.update(ctx, inst.key(), func(cur *instance) (bool, error) {
+		if cur.State != stateRunning || cur.Spot == nil || cur.Spot.InterruptAt.IsZero() {
+			return false, nil
+		}
+		to := stateShuttingDown
+		if cur.Spot.InterruptionBehavior != "terminate" {
+			to = stateStopping
+		}
+		if err := cur.moveTo(to, now); err != nil {
+			return false, err
+		}
+		cur.StateReason = &reasonSpotTermination
+		cur.StateTransitionReason = "Service initiated (" + now.Format("2006-01-02 15:04:05") + " GMT)"
+		return true, nil
+	})
+	if err != nil {
+		return ignoreGone(err)
+	}
+	c.log.Info("spot instance interrupted", "instance", inst.InstanceId, "behavior", inst.Spot.InterruptionBehavior)
+	return nil
 }

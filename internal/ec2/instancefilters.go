@@ -35,7 +35,27 @@ func (in *instance) filterFields(name string) ([]string, bool) {
 	case "key-name":
 		return one(in.KeyName)
 	case "instance-lifecycle":
-		return nil, true // on-demand instances have none; spot comes later
+		if in.Spot != nil {
+			return one("spot")
+		}
+		return nil, true // on-demand instances have none
+	case "spot-instance-request-id":
+		if in.Spot != nil {
+			return one(in.Spot.RequestId)
+		}
+		return nil, true
+	case "block-device-mapping.volume-id":
+		ids := []string{in.RootVolumeId}
+		for _, v := range in.Volumes {
+			ids = append(ids, v.VolumeId)
+		}
+		return ids, true
+	case "block-device-mapping.device-name":
+		names := []string{in.RootDevice}
+		for _, v := range in.Volumes {
+			names = append(names, v.Device)
+		}
+		return names, true
 	case "vpc-id":
 		return one(in.visibleNetwork(in.VpcId))
 	case "subnet-id":

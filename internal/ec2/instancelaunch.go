@@ -24,11 +24,18 @@ type ebsRequest struct {
 	DeleteOnTermination *bool
 	VolumeSize          int
 	VolumeType          string
+	SnapshotId          string
+	Iops                int
+	Throughput          int
+	Encrypted           bool
+	KmsKeyId            string
 }
 
 type blockDeviceMappingRequest struct {
-	DeviceName string
-	Ebs        *ebsRequest
+	DeviceName  string
+	Ebs         *ebsRequest
+	NoDevice    string
+	VirtualName string
 }
 
 type metadataOptionsRequest struct {
@@ -56,6 +63,7 @@ type runInstancesInput struct {
 	BlockDeviceMappings               []blockDeviceMappingRequest
 	MetadataOptions                   *metadataOptionsRequest
 	Monitoring                        *struct{ Enabled bool }
+	InstanceMarketOptions             *instanceMarketOptionsRequest
 	DryRun                            bool
 }
 
@@ -73,7 +81,23 @@ type launchRequest struct {
 	subnetID            string
 	subnetNet           string
 	tags                []Tag
+	volumeTags          []Tag
 	deleteOnTermination bool
+	rootSize            int
+	rootType            string
+	// volumes are the EBS volumes each instance gets besides its root.
+	volumes []launchVolume
+	// spot is the market of a spot launch; nil for on-demand.
+	spot *spotState
+}
+
+// launchVolume is one BlockDeviceMappings entry that makes a volume.
+type launchVolume struct {
+	Device              string
+	Shape               volumeShape
+	SnapshotId          string
+	Encrypted           bool
+	DeleteOnTermination bool
 }
 
 func (e *EC2) runInstances(ctx context.Context, in *runInstancesInput) (*reservationView, error) {
@@ -81,6 +105,11 @@ func (e *EC2) runInstances(ctx context.Context, in *runInstancesInput) (*reserva
 	req, err := e.validateLaunch(ctx, account, reg, in)
 	if err != nil {
 		return nil, err
+	}
+	if req.spot != nil {
+		if err := checkSpotPrice(req.spot.MaxPrice, req.itype, req.zone, time.Now()); err != nil {
+			return nil, err
+		}
 	}
 	if in.DryRun {
 		return nil, dryRun()
@@ -110,22 +139,19 @@ func (e *EC2) runInstances(ctx context.Context, in *runInstancesInput) (*reserva
 				return nil
 			}
 		}
-		launched = e.newInstances(account, reg, req, hash)
-		for _, inst := range launched {
-			if e.host == nil || e.host.Network() == nil {
-				// Without sandbox networking the address is only a name, drawn
-				// from the subnet as EC2 does at launch.
-				n, err := tx.NextSequence("ec2:private-ip:" + inst.SubnetId)
-				if err != nil {
-					return err
-				}
-				inst.PrivateIpAddress = subnetAddress(inst.SubnetCIDR, n)
-			}
-			if _, err := tx.Create(inst.key(), inst); err != nil {
-				return err
-			}
+		adm, err := e.admit(tx, reg, req.itype, in.MinCount, in.MaxCount, req.spot != nil)
+		if err != nil {
+			return err
 		}
-		return nil
+		if adm.Count == 0 {
+			return insufficientCapacity(req.itype.Name, req.zone)
+		}
+		now := time.Now().UTC().Truncate(time.Second)
+		launched = e.newInstances(account, reg, req, hash, adm.Count)
+		if err := e.storeLaunch(tx, req, launched, now); err != nil {
+			return err
+		}
+		return e.scheduleInterruptions(tx, adm.Interrupt, now)
 	})
 	if err != nil {
 		if ae := awserr.As(err); ae != nil {
@@ -136,6 +162,46 @@ func (e *EC2) runInstances(ctx context.Context, in *runInstancesInput) (*reserva
 	sort.Slice(launched, func(i, j int) bool { return launched[i].AmiLaunchIndex < launched[j].AmiLaunchIndex })
 	views := reservationsOf(launched)
 	return &views[0], nil
+}
+
+// storeLaunch creates, in tx, the launched instances with the volumes their
+// block device mappings ask for and, for spot instances, their requests.
+func (e *EC2) storeLaunch(tx store.Tx, req *launchRequest, launched []*instance, now time.Time) error {
+	for _, inst := range launched {
+		if e.host == nil || e.host.Network() == nil {
+			// Without sandbox networking the address is only a name, drawn
+			// from the subnet as EC2 does at launch.
+			n, err := tx.NextSequence("ec2:private-ip:" + inst.SubnetId)
+			if err != nil {
+				return err
+			}
+			inst.PrivateIpAddress = subnetAddress(inst.SubnetCIDR, n)
+		}
+		for _, lv := range req.volumes {
+			v := &volume{Schema: volumeSchema, VolumeId: newID("vol"), OwnerId: inst.OwnerId, Region: inst.Region,
+				AvailabilityZone: inst.AvailabilityZone, Size: lv.Shape.Size, VolumeType: lv.Shape.Type, Iops: lv.Shape.Iops,
+				Throughput: lv.Shape.Throughput, Encrypted: lv.Encrypted, SnapshotId: lv.SnapshotId, State: volumeCreating,
+				CreateTime: now, Tags: append([]Tag{}, req.volumeTags...),
+				Attachment: &volumeAttachment{InstanceId: inst.InstanceId, Device: lv.Device, State: attachAttaching,
+					AttachTime: now, DeleteOnTermination: lv.DeleteOnTermination}}
+			if _, err := tx.Create(v.key(), v); err != nil {
+				return err
+			}
+			inst.Volumes = append(inst.Volumes, instanceVolume{VolumeId: v.VolumeId, Device: lv.Device, AttachTime: now,
+				DeleteOnTermination: lv.DeleteOnTermination})
+		}
+		if inst.Spot != nil {
+			inst.Spot.RequestId = newID("sir")
+			r := newSpotRequest(inst, inst.Spot, launchSpecOf(inst), nil, now)
+			if _, err := tx.Create(r.key(), r); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Create(inst.key(), inst); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (e *EC2) validateLaunch(ctx context.Context, account, reg string, in *runInstancesInput) (*launchRequest, error) {
@@ -194,8 +260,11 @@ func (e *EC2) validateLaunch(ctx context.Context, account, reg string, in *runIn
 		switch spec.ResourceType {
 		case "instance":
 			req.tags = append(req.tags, spec.Tags...)
-		case "volume", "network-interface":
-			// Accepted; these resources are not modelled separately yet.
+		case "volume":
+			req.volumeTags = append(req.volumeTags, spec.Tags...)
+		case "network-interface", "spot-instances-request":
+			// Accepted; network interfaces and the requests behind spot
+			// instances are not tagged separately yet.
 		default:
 			return nil, invalidParameter("'%s' is not a valid taggable resource type for this operation.", spec.ResourceType)
 		}
@@ -203,19 +272,21 @@ func (e *EC2) validateLaunch(ctx context.Context, account, reg string, in *runIn
 	if err := validateTags(req.tags); err != nil {
 		return nil, err
 	}
-	if err := e.placeLaunch(account, reg, in, req); err != nil {
+	var err error
+	if err = e.placeLaunch(account, reg, in, req); err != nil {
 		return nil, err
 	}
-	for _, bdm := range in.BlockDeviceMappings {
-		if bdm.Ebs != nil && bdm.Ebs.DeleteOnTermination != nil && (bdm.DeviceName == "" || bdm.DeviceName == "/dev/xvda" || bdm.DeviceName == "/dev/sda1") {
-			req.deleteOnTermination = *bdm.Ebs.DeleteOnTermination
-		}
+	if req.spot, err = validSpotOptions(in.InstanceMarketOptions); err != nil {
+		return nil, err
 	}
 	ami, err := e.lookupImage(ctx, account, reg, in.ImageId)
 	if err != nil {
 		return nil, err
 	}
 	req.ami = ami
+	if err := req.blockDevices(in.BlockDeviceMappings); err != nil {
+		return nil, err
+	}
 	if in.KeyName != "" {
 		if req.publicKey, err = PublicKeyOf(ctx, e.store, account, reg, in.KeyName); err != nil {
 			return nil, err
@@ -225,6 +296,73 @@ func (e *EC2) validateLaunch(ctx context.Context, account, reg string, in *runIn
 		return nil, err
 	}
 	return req, nil
+}
+
+// blockDevices reads BlockDeviceMappings: the root device's entry sizes
+// the root volume and says whether it outlives the instance; every other
+// EBS entry makes a volume per instance (deleted with it unless
+// DeleteOnTermination is false). Instance-store and NoDevice entries
+// change nothing.
+func (req *launchRequest) blockDevices(bdms []blockDeviceMappingRequest) error {
+	root := req.ami.RootDeviceName
+	if root == "" {
+		root = "/dev/xvda"
+	}
+	seen := map[string]bool{}
+	for _, bdm := range bdms {
+		if bdm.DeviceName == "" {
+			return awserr.Missing("BlockDeviceMapping.DeviceName")
+		}
+		if seen[bdm.DeviceName] {
+			return invalidParameter("The device '%s' is used in more than one block-device mapping", bdm.DeviceName)
+		}
+		seen[bdm.DeviceName] = true
+		if bdm.Ebs == nil || bdm.NoDevice != "" || bdm.VirtualName != "" {
+			continue
+		}
+		ebs := bdm.Ebs
+		if bdm.DeviceName == root || bdm.DeviceName == "/dev/xvda" || bdm.DeviceName == "/dev/sda1" {
+			if ebs.DeleteOnTermination != nil {
+				req.deleteOnTermination = *ebs.DeleteOnTermination
+			}
+			if ebs.VolumeSize != 0 || ebs.VolumeType != "" {
+				size := ebs.VolumeSize
+				if size == 0 {
+					size = defaultRootVolumeSize
+				}
+				if size < defaultRootVolumeSize {
+					return invalidParameter("Volume of size %dGB is smaller than snapshot, expect size >= %dGB", size, defaultRootVolumeSize)
+				}
+				shape, err := resolveVolumeShape(ebs.VolumeType, size, ebs.Iops, ebs.Throughput)
+				if err != nil {
+					return err
+				}
+				req.rootSize, req.rootType = shape.Size, shape.Type
+			}
+			continue
+		}
+		if err := validDevice(bdm.DeviceName); err != nil {
+			return err
+		}
+		if ebs.SnapshotId != "" {
+			return awserr.New(awserr.NotImplemented, "UnsupportedOperation",
+				"nimbus does not create volumes from snapshots in BlockDeviceMappings yet; use CreateVolume and AttachVolume.")
+		}
+		if ebs.VolumeSize == 0 {
+			return awserr.New(awserr.MissingParameter, "MissingParameter",
+				"The request must contain the parameter size or snapshotId for device %s", bdm.DeviceName)
+		}
+		shape, err := resolveVolumeShape(ebs.VolumeType, ebs.VolumeSize, ebs.Iops, ebs.Throughput)
+		if err != nil {
+			return err
+		}
+		lv := launchVolume{Device: bdm.DeviceName, Shape: shape, Encrypted: ebs.Encrypted, DeleteOnTermination: true}
+		if ebs.DeleteOnTermination != nil {
+			lv.DeleteOnTermination = *ebs.DeleteOnTermination
+		}
+		req.volumes = append(req.volumes, lv)
+	}
+	return nil
 }
 
 // placeLaunch picks the zone and default subnet from Placement or SubnetId.
@@ -267,12 +405,13 @@ func (e *EC2) placeLaunch(account, reg string, in *runInstancesInput, req *launc
 // must ask for the same launch.
 func launchHash(in *runInstancesInput) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s|%s|%d|%d|%s|%v|%v|%s|%s|%v|%s|%v", in.ImageId, in.InstanceType, in.MinCount, in.MaxCount,
-		in.KeyName, in.SecurityGroupIds, in.SecurityGroups, in.UserData, in.SubnetId, in.Placement, in.InstanceInitiatedShutdownBehavior, in.TagSpecifications)
+	fmt.Fprintf(h, "%s|%s|%d|%d|%s|%v|%v|%s|%s|%v|%s|%v|%v|%v", in.ImageId, in.InstanceType, in.MinCount, in.MaxCount,
+		in.KeyName, in.SecurityGroupIds, in.SecurityGroups, in.UserData, in.SubnetId, in.Placement, in.InstanceInitiatedShutdownBehavior,
+		in.TagSpecifications, in.BlockDeviceMappings, in.InstanceMarketOptions)
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-func (e *EC2) newInstances(account, reg string, req *launchRequest, hash string) []*instance {
+func (e *EC2) newInstances(account, reg string, req *launchRequest, hash string, count int) []*instance {
 	now := time.Now().UTC().Truncate(time.Second)
 	reservation := newID("r")
 	in := req.in
@@ -280,13 +419,13 @@ func (e *EC2) newInstances(account, reg string, req *launchRequest, hash string)
 	if behavior == "" {
 		behavior = "stop"
 	}
-	out := make([]*instance, 0, in.MaxCount)
-	for i := 0; i < in.MaxCount; i++ {
+	out := make([]*instance, 0, count)
+	for i := 0; i < count; i++ {
 		inst := &instance{
 			Schema: instanceSchema, InstanceId: newID("i"), ReservationId: reservation, OwnerId: account, Region: reg,
 			AmiLaunchIndex: i, ImageId: req.ami.ImageId, Image: req.ami.ImageStoreName, Architecture: req.ami.Architecture,
 			RootDevice: req.ami.RootDeviceName, InstanceType: req.itype.Name, VCPUs: req.itype.VCPUs,
-			CoreCount: req.itype.Cores, ThreadsPerCore: req.itype.ThreadsPerCore, MemoryMiB: req.itype.MemoryMiB,
+			CoreCount: req.itype.Cores, ThreadsPerCore: req.itype.ThreadsPerCore, MemoryMiB: req.itype.MemoryMiB, GPUs: req.itype.GPUs,
 			KeyName: in.KeyName, PublicKey: req.publicKey, SecurityGroups: req.groups,
 			AvailabilityZone: req.zone, SubnetId: req.subnetID, SubnetCIDR: req.subnetNet, VpcId: defaultVPCID(account, reg),
 			NetworkInterfaceId: newID("eni"), AttachmentId: newID("eni-attach"), RootVolumeId: newID("vol"),
@@ -315,6 +454,11 @@ func (e *EC2) newInstances(account, reg string, req *launchRequest, hash string)
 			inst.MetadataTags = o.InstanceMetadataTags == "enabled"
 		}
 		inst.Monitoring = in.Monitoring != nil && in.Monitoring.Enabled
+		inst.RootVolumeSize, inst.RootVolumeType = req.rootSize, req.rootType
+		if req.spot != nil {
+			s := *req.spot
+			inst.Market, inst.Spot = "spot", &s
+		}
 		out = append(out, inst)
 	}
 	return out

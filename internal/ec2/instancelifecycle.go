@@ -57,6 +57,9 @@ func (e *EC2) changeStates(ctx context.Context, ids []string, dry bool, decide f
 			if dry {
 				continue
 			}
+			if err := recordUsage(tx, inst, prev, now); err != nil {
+				return err
+			}
 			if _, err := tx.Put(inst.key(), inst, metas[i].Version); err != nil {
 				return err
 			}
@@ -114,9 +117,24 @@ func (e *EC2) stopInstances(ctx context.Context, in *instanceIDsInput) (*stopIns
 type startInstancesOutput struct{ StartingInstances []instanceStateChange }
 
 func (e *EC2) startInstances(ctx context.Context, in *instanceIDsInput) (*startInstancesOutput, error) {
+	// Starting instances takes capacity as launching them does: the
+	// starts of one call are counted together, in order.
+	_, reg := partition(ctx)
+	load, err := e.regionUse(ctx, reg)
+	if err != nil {
+		return nil, asAPIError(err, "read capacity")
+	}
+	var starting capacityUse
 	changes, err := e.changeStates(ctx, in.InstanceIds, in.DryRun, func(inst *instance, now time.Time) (string, error) {
 		switch inst.State {
 		case stateStopped:
+			starting.VCPUs += inst.VCPUs
+			starting.MemoryMiB += inst.MemoryMiB
+			starting.GPUs += inst.GPUs
+			total := capacityUse{VCPUs: load.VCPUs + starting.VCPUs, MemoryMiB: load.MemoryMiB + starting.MemoryMiB, GPUs: load.GPUs + starting.GPUs}
+			if !total.within(e.capacity) {
+				return "", insufficientCapacity(inst.InstanceType, inst.AvailabilityZone)
+			}
 			inst.Force = false
 			return statePending, nil
 		case statePending, stateRunning:

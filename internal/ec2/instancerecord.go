@@ -36,6 +36,7 @@ type instance struct {
 	CoreCount      int
 	ThreadsPerCore int
 	MemoryMiB      int64
+	GPUs           int
 
 	KeyName   string
 	PublicKey string // captured at launch: deleting the key pair later changes nothing, as on AWS
@@ -50,6 +51,10 @@ type instance struct {
 	NetworkInterfaceId string
 	AttachmentId       string
 	RootVolumeId       string
+	RootVolumeSize     int    // GiB; 0 means defaultRootVolumeSize
+	RootVolumeType     string // "" means gp3
+	// Volumes are the attached EBS volumes besides the root.
+	Volumes []instanceVolume
 
 	UserData    string // base64, as given
 	Tags        []Tag
@@ -64,6 +69,10 @@ type instance struct {
 	HttpPutHopLimit       int
 	MetadataTags          bool
 	Monitoring            bool
+
+	// Market is "spot" for spot instances, "" for on-demand ones.
+	Market string
+	Spot   *spotState `json:",omitempty"`
 
 	State                 string
 	StateTransitionReason string

@@ -36,11 +36,19 @@ type instanceHarness struct {
 	ctrl    *InstanceController
 	stop    func()
 	amiID   string
+	// capacity and spotWarning configure EC2 at open; zero takes defaults.
+	capacity    Capacity
+	spotWarning time.Duration
 }
 
-func newInstanceHarness(t *testing.T) *instanceHarness {
+func newInstanceHarness(t *testing.T, opts ...func(*instanceHarness)) *instanceHarness {
 	t.Helper()
 	h := &instanceHarness{t: t, st: sqlitestore.OpenTemp(t), fakes: fake.NewHost(), dataDir: t.TempDir()}
+	// Tests of other things than capacity launch freely.
+	h.capacity = Capacity{VCPUs: 1024, MemoryMiB: 1 << 22, GPUs: 64}
+	for _, o := range opts {
+		o(h)
+	}
 	h.ctx = identity.With(context.Background(), &identity.Call{Region: "us-east-1",
 		Principal: &identity.Principal{Type: identity.Root, Account: testAccount}})
 	h.open()
@@ -68,8 +76,11 @@ func (h *instanceHarness) open() {
 		t.Fatal(err)
 	}
 	h.e = &EC2{store: h.st, regions: regions, host: host}
+	h.e.setCapacity(h.capacity, h.spotWarning)
 	h.e.registerCatalog(svc)
 	h.e.registerInstances(svc)
+	h.e.registerVolumes(svc)
+	h.e.registerSpot(svc)
 	h.ctrl, err = NewInstanceController(InstanceControllerOptions{Store: h.st, Regions: regions, Host: host,
 		DataDir: h.dataDir, StopGrace: 100 * time.Millisecond})
 	if err != nil {

@@ -123,6 +123,8 @@ type instanceView struct {
 	}
 	MaintenanceOptions      struct{ AutoRecovery string }
 	CurrentInstanceBootMode string
+	InstanceLifecycle       string `json:",omitempty"`
+	SpotInstanceRequestId   string `json:",omitempty"`
 }
 
 type reservationView struct {
@@ -173,12 +175,19 @@ func (in *instance) view() instanceView {
 	if in.MetadataTags {
 		v.MetadataOptions.InstanceMetadataTags = "enabled"
 	}
+	if in.Spot != nil {
+		v.InstanceLifecycle, v.SpotInstanceRequestId = "spot", in.Spot.RequestId
+	}
 	if in.State == stateTerminated {
 		return v
 	}
 	v.SecurityGroups = append(v.SecurityGroups, in.SecurityGroups...)
 	v.BlockDeviceMappings = append(v.BlockDeviceMappings, blockDeviceView{DeviceName: in.RootDevice,
 		Ebs: ebsView{AttachTime: in.CreatedAt, DeleteOnTermination: in.DeleteOnTermination, Status: "attached", VolumeId: in.RootVolumeId}})
+	for _, vol := range in.Volumes {
+		v.BlockDeviceMappings = append(v.BlockDeviceMappings, blockDeviceView{DeviceName: vol.Device,
+			Ebs: ebsView{AttachTime: vol.AttachTime, DeleteOnTermination: vol.DeleteOnTermination, Status: "attached", VolumeId: vol.VolumeId}})
+	}
 	ni := networkInterfaceView{
 		Attachment: attachmentView{AttachTime: in.CreatedAt, AttachmentId: in.AttachmentId, DeleteOnTermination: true,
 			Status: "attached"},
