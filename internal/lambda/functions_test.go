@@ -104,7 +104,9 @@ func TestCreateFunctionErrors(t *testing.T) {
 		{"memory too small", func(in *lambda.CreateFunctionInput) { in.MemorySize = aws.Int32(64) }, "ValidationException", 400},
 		{"memory too large", func(in *lambda.CreateFunctionInput) { in.MemorySize = aws.Int32(10241) }, "ValidationException", 400},
 		{"timeout too long", func(in *lambda.CreateFunctionInput) { in.Timeout = aws.Int32(901) }, "ValidationException", 400},
-		{"ephemeral too small", func(in *lambda.CreateFunctionInput) { in.EphemeralStorage = &types.EphemeralStorage{Size: aws.Int32(100)} }, "ValidationException", 400},
+		{"ephemeral too small", func(in *lambda.CreateFunctionInput) {
+			in.EphemeralStorage = &types.EphemeralStorage{Size: aws.Int32(100)}
+		}, "ValidationException", 400},
 		{"environment over 4 KB", func(in *lambda.CreateFunctionInput) {
 			in.Environment = &types.Environment{Variables: map[string]string{"BIG": strings.Repeat("x", 4100)}}
 		}, "InvalidParameterValueException", 400},
@@ -227,7 +229,10 @@ func TestStatesMoveAsLambdas(t *testing.T) {
 	wantAPIError(t, err, "ResourceConflictException", 409)
 
 	// The CLI's waiter function-active-v2 polls GetFunction until Active.
-	waiter := lambda.NewFunctionActiveV2Waiter(h.client, func(o *lambda.FunctionActiveV2WaiterOptions) { o.MinDelay = 50 * time.Millisecond; o.MaxDelay = 100 * time.Millisecond })
+	waiter := lambda.NewFunctionActiveV2Waiter(h.client, func(o *lambda.FunctionActiveV2WaiterOptions) {
+		o.MinDelay = 50 * time.Millisecond
+		o.MaxDelay = 100 * time.Millisecond
+	})
 	if err := waiter.Wait(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("slow")}, 5*time.Second); err != nil {
 		t.Fatalf("function-active-v2: %v", err)
 	}
@@ -245,7 +250,10 @@ func TestStatesMoveAsLambdas(t *testing.T) {
 	if _, err := h.client.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("slow")}); err != nil {
 		t.Errorf("invoke during update: %v", err)
 	}
-	updated := lambda.NewFunctionUpdatedV2Waiter(h.client, func(o *lambda.FunctionUpdatedV2WaiterOptions) { o.MinDelay = 50 * time.Millisecond; o.MaxDelay = 100 * time.Millisecond })
+	updated := lambda.NewFunctionUpdatedV2Waiter(h.client, func(o *lambda.FunctionUpdatedV2WaiterOptions) {
+		o.MinDelay = 50 * time.Millisecond
+		o.MaxDelay = 100 * time.Millisecond
+	})
 	if err := updated.Wait(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("slow")}, 5*time.Second); err != nil {
 		t.Fatalf("function-updated-v2: %v", err)
 	}

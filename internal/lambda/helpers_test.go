@@ -8,7 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-		"net/http/httptest"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -203,7 +203,6 @@ func wantAPIError(t testing.TB, err error, code string, status int) {
 		t.Fatalf("%s: status %v, want %d", code, err, status)
 	}
 }
-
 
 // newTestServer serves h until the test ends and returns its base URL.
 func newTestServer(t testing.TB, h http.Handler) string {

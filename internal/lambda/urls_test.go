@@ -202,11 +202,11 @@ func TestFunctionURLWithIAMAuth(t *testing.T) {
 func TestIsFunctionURLHost(t *testing.T) {
 	id := "abcdefghijklmnopqrstuvwxyz012345"
 	for host, want := range map[string]bool{
-		id + ".lambda-url.us-east-1.localhost:4566": true,
-		id + ".lambda-url.eu-west-1.on.aws":         true,
-		"127.0.0.1:4566":                            false,
-		"lambda.us-east-1.amazonaws.com":            false,
-		"short.lambda-url.us-east-1.localhost":      false,
+		id + ".lambda-url.us-east-1.localhost:4566":                   true,
+		id + ".lambda-url.eu-west-1.on.aws":                           true,
+		"127.0.0.1:4566":                                              false,
+		"lambda.us-east-1.amazonaws.com":                              false,
+		"short.lambda-url.us-east-1.localhost":                        false,
 		strings.ToUpper(id[:31]) + "_.lambda-url.us-east-1.localhost": false,
 	} {
 		if got := IsFunctionURLHost(host); got != want {
