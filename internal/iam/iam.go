@@ -115,9 +115,9 @@ func (m *IAM) checkDocument(doc string, kind policy.Kind) error {
 
 func malformedDocument(err error) error {
 	if me, ok := err.(*policy.MalformedError); ok {
-		return &awserr.Error{Kind: awserr.Validation, Code: "MalformedPolicyDocument", Message: me.Reason, Err: err}
+		return &awserr.Error{Kind: awserr.Validation, Code: "MalformedPolicyDocument", Status: http.StatusBadRequest, Message: me.Reason, Err: err}
 	}
-	return &awserr.Error{Kind: awserr.Validation, Code: "MalformedPolicyDocument", Message: err.Error(), Err: err}
+	return &awserr.Error{Kind: awserr.Validation, Code: "MalformedPolicyDocument", Status: http.StatusBadRequest, Message: err.Error(), Err: err}
 }
 
 func noSuchEntity(format string, args ...any) error {
