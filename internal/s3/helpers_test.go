@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -226,3 +227,13 @@ func httpStatus(err error) int {
 	return 0
 }
 
+
+// countBlobs is the number of object and part files on disk.
+func countBlobs(t testing.TB, f *fixture) int {
+	t.Helper()
+	entries, err := os.ReadDir(f.api.blobs.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(entries)
+}
