@@ -227,7 +227,6 @@ func httpStatus(err error) int {
 	return 0
 }
 
-
 // countBlobs is the number of object and part files on disk.
 func countBlobs(t testing.TB, f *fixture) int {
 	t.Helper()
