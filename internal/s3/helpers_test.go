@@ -43,12 +43,16 @@ type fixture struct {
 	url       string
 	functions *fakeFunctions
 	sink      *fakeSink
+	http      *http.Client
+	// payloadModes records each request's x-amz-content-sha256.
+	payloadModes chan string
 }
 
 type fixtureOptions struct {
 	store   store.Store
 	dataDir string
 	noSink  bool
+	tls     bool // serve HTTPS, where the SDK streams aws-chunked with trailing checksums
 }
 
 func newFixture(t testing.TB, fo ...fixtureOptions) *fixture {
@@ -89,9 +93,22 @@ func newFixture(t testing.TB, fo ...fixtureOptions) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv)
+	f.payloadModes = make(chan string, 1000)
+	record := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case f.payloadModes <- r.Header.Get("X-Amz-Content-Sha256"):
+		default:
+		}
+		srv.ServeHTTP(w, r)
+	})
+	var hs *httptest.Server
+	if o.tls {
+		hs = httptest.NewTLSServer(record)
+	} else {
+		hs = httptest.NewServer(record)
+	}
 	t.Cleanup(hs.Close)
-	f.url = hs.URL
+	f.url, f.http = hs.URL, hs.Client()
 	return f
 }
 
@@ -178,8 +195,12 @@ func (f *fixture) client(key string, mods ...func(*s3.Options)) *s3.Client {
 		Region:           "us-east-1",
 		Credentials:      awscreds.NewStaticCredentialsProvider(key, key, ""),
 		BaseEndpoint:     aws.String(f.url),
+		HTTPClient:       f.http,
 		UsePathStyle:     true,
 		RetryMaxAttempts: 1,
+		// What config.LoadDefaultConfig resolves by default since 2025.
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenSupported,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenSupported,
 	}, mods...)
 }
 

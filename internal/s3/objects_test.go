@@ -400,3 +400,39 @@ func TestOtherAccountIsDenied(t *testing.T) {
 	_, err = other.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("private")})
 	wantCode(t, err, "AccessDenied")
 }
+
+// TestTrailingChecksumOverTLS: over HTTPS the SDK streams PutObject and
+// UploadPart bodies aws-chunked with a CRC32 trailer by default; S3 keeps
+// the checksum and answers it back.
+func TestTrailingChecksumOverTLS(t *testing.T) {
+	f := newFixture(t, fixtureOptions{tls: true})
+	c := f.client("test")
+	createBucket(t, c, "trailers")
+	data := randomBytes(1<<20 + 17)
+	// An io.Reader that is not a Seeker: the SDK cannot hash it ahead.
+	put, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("trailers"), Key: aws.String("k"), Body: io.MultiReader(bytes.NewReader(data))})
+	if err != nil {
+		t.Fatalf("PutObject over TLS: %v", err)
+	}
+	sawTrailer := false
+	for len(f.payloadModes) > 0 {
+		if strings.HasSuffix(<-f.payloadModes, "-TRAILER") {
+			sawTrailer = true
+		}
+	}
+	if !sawTrailer {
+		t.Fatal("the SDK sent no trailing checksum: the test did not exercise aws-chunked trailers")
+	}
+	if aws.ToString(put.ETag) != md5ETag(data) || aws.ToString(put.ChecksumCRC32) == "" {
+		t.Errorf("PutObject: ETag %s CRC32 %q", aws.ToString(put.ETag), aws.ToString(put.ChecksumCRC32))
+	}
+	got, out := getBody(t, c, &s3.GetObjectInput{Bucket: aws.String("trailers"), Key: aws.String("k"), ChecksumMode: types.ChecksumModeEnabled})
+	if !bytes.Equal(got, data) || aws.ToString(out.ChecksumCRC32) != aws.ToString(put.ChecksumCRC32) {
+		t.Errorf("GetObject: %d bytes, CRC32 %q want %q", len(got), aws.ToString(out.ChecksumCRC32), aws.ToString(put.ChecksumCRC32))
+	}
+	uploadID, parts := uploadParts(t, c, "trailers", "parts", [][]byte{data[:1000]})
+	if _, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String("trailers"), Key: aws.String("parts"),
+		UploadId: &uploadID, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}}); err != nil {
+		t.Fatalf("CompleteMultipartUpload over TLS: %v", err)
+	}
+}
