@@ -165,7 +165,7 @@ func TestSimulatePrincipalPolicy(t *testing.T) {
 	h := newHarness(t)
 	h.userWithKey("alice", allowEC2)
 	out := h.must("SimulatePrincipalPolicy", map[string]any{"PolicySourceArn": "arn:aws:iam::123456789012:user/alice",
-		"ActionNames": []any{"ec2:RunInstances", "s3:GetObject"},
+		"ActionNames":     []any{"ec2:RunInstances", "s3:GetObject"},
 		"PolicyInputList": []any{`{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"ec2:RunInstances","Resource":"*","Condition":{"StringEquals":{"aws:RequestedRegion":"eu-west-1"}}}}`},
 		"ContextEntries":  []any{map[string]any{"ContextKeyName": "aws:RequestedRegion", "ContextKeyValues": []any{"eu-west-1"}, "ContextKeyType": "string"}}})
 	results := items(out, "EvaluationResults")

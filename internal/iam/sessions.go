@@ -182,6 +182,12 @@ func (m *IAM) checkTrust(tx store.Tx, caller *identity.Principal, r *roleRecord,
 	}
 	addRequestTags(ctx, req.Tags)
 	preq := &policy.Request{Caller: pp.caller, Action: "sts:AssumeRole", Resource: r.ARN, Context: ctx}
+	trustOnly := policy.Set{Resource: []*policy.Policy{trust}}
+	if !trustAllows(preq, &trustOnly) {
+		// Unlike other resources, a role is assumable only if its trust
+		// policy allows the caller, whatever the caller's own policies say.
+		return denied
+	}
 	if caller.Account == roleAcct {
 		set := pp.set
 		set.Resource = []*policy.Policy{trust}
@@ -193,8 +199,7 @@ func (m *IAM) checkTrust(tx store.Tx, caller *identity.Principal, r *roleRecord,
 	// Across accounts both sides must allow: the trust policy names the
 	// caller (or its account) and the caller's own policies allow.
 	trustSet := policy.Set{Identity: []*policy.Policy{allowAll}, Resource: []*policy.Policy{trust}}
-	trustOnly := policy.Set{Resource: []*policy.Policy{trust}}
-	if policy.Evaluate(preq, &trustSet).Decision != policy.Allowed || !trustAllows(preq, &trustOnly) {
+	if policy.Evaluate(preq, &trustSet).Decision != policy.Allowed {
 		return denied
 	}
 	own := pp.set
