@@ -112,7 +112,12 @@ func regionLoad(tx store.Tx, reg string) (capacityUse, []*instance, error) {
 		}
 		return nil
 	})
-	slices.SortFunc(spot, func(a, b *instance) int { return b.LaunchTime.Compare(a.LaunchTime) })
+	slices.SortFunc(spot, func(a, b *instance) int {
+		if c := b.LaunchTime.Compare(a.LaunchTime); c != 0 {
+			return c
+		}
+		return strings.Compare(b.InstanceId, a.InstanceId)
+	})
 	return use, spot, err
 }
 
