@@ -114,7 +114,7 @@ func (p *Pool) coldStart(ctx context.Context, fn *Function) (*environment, error
 	p.ship.add(env.log)
 	p.watchExit(env)
 	if !p.adopt(env) {
-		p.destroyNow(env, "function retired or nimbus closing during cold start")
+		p.destroyNow(env, "nimbus closing during cold start")
 		return nil, errClosed
 	}
 	ictx, cancel := context.WithTimeout(ctx, initTimeout)

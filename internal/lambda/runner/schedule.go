@@ -110,16 +110,19 @@ func (p *Pool) release(t ticket) {
 	}
 }
 
-// adopt registers a new sandbox of fn as busy. It is refused (false) when
-// the pool closed or the function was retired meanwhile.
+// adopt registers a new sandbox as busy in its pool. It is refused (false)
+// once the Pool is closing. A sandbox whose function was retired, or whose
+// revision was replaced, while it started is not registered: it serves the
+// invocation that started it, then park refuses it.
 func (p *Pool) adopt(env *environment) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	vp := p.versions[env.key]
-	if p.closed || vp == nil || vp.revision != env.revision {
+	if p.closed {
 		return false
 	}
-	vp.all[env] = true
+	if vp := p.versions[env.key]; vp != nil && vp.revision == env.revision {
+		vp.all[env] = true
+	}
 	return true
 }
 

@@ -1,0 +1,139 @@
+package runner
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Benchmarks through Pool.Invoke on real runc sandboxes. Functions get
+// 1769 MB, one full vCPU as in Lambda: at 128 MB the CFS quota (72
+// thousandths of a CPU) and not nimbus sets the pace.
+//
+//	go test -run '^$' -bench . -benchtime 30x ./internal/lambda/runner
+
+type benchRuntime struct {
+	name, runtime, handler string
+	code                   func(tb testing.TB) string
+}
+
+func benchRuntimes(b *testing.B) []benchRuntime {
+	return []benchRuntime{
+		{"go", "provided.al2023", "bootstrap", goHelloCode},
+		{"python", pythonRuntime(b), "app.handler", func(tb testing.TB) string {
+			return codeDir(tb, map[string]string{"app.py": "def handler(event, context):\n    return event\n"})
+		}},
+		{"node", nodeRuntime(b), "index.handler", func(tb testing.TB) string {
+			return codeDir(tb, map[string]string{"index.js": "exports.handler = async (event) => event;\n"})
+		}},
+	}
+}
+
+// reportPercentiles adds p50 and p99 in ms of samples.
+func reportPercentiles(b *testing.B, samples []time.Duration) {
+	if len(samples) == 0 {
+		return
+	}
+	slices.Sort(samples)
+	at := func(q float64) float64 {
+		return float64(samples[min(int(q*float64(len(samples))), len(samples)-1)]) / float64(time.Millisecond)
+	}
+	b.ReportMetric(at(0.50), "p50-ms")
+	b.ReportMetric(at(0.99), "p99-ms")
+}
+
+func BenchmarkColdStart(b *testing.B) {
+	p := ociPool(b, Options{})
+	for _, rt := range benchRuntimes(b) {
+		b.Run(rt.name, func(b *testing.B) {
+			fn := function("bench-cold-"+rt.name, rt.runtime, rt.handler, rt.code(b))
+			fn.MemoryMB = mbPerVCPU
+			var samples []time.Duration
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				fn.Revision = strconv.Itoa(i) // every invoke a cold start
+				began := time.Now()
+				res := mustInvoke(b, p, fn, request(`{"n":1}`))
+				samples = append(samples, time.Since(began))
+				if !res.ColdStart || res.FunctionError != "" {
+					b.Fatalf("invoke %d: cold %v %s", i, res.ColdStart, res.Payload)
+				}
+				// Tear the sandbox down outside the measured time, so
+				// deletions do not compete with the next start.
+				b.StopTimer()
+				p.Retire(context.Background(), testAccount, testRegion, fn.Name)
+				eventually(b, 30*time.Second, "sandbox removed", func() bool {
+					left, _ := p.host.List(context.Background(), map[string]string{LabelFunction: fn.Name})
+					return len(left) == 0
+				})
+				b.StartTimer()
+			}
+			reportPercentiles(b, samples)
+		})
+	}
+}
+
+func BenchmarkWarmInvoke(b *testing.B) {
+	p := ociPool(b, Options{})
+	for _, rt := range benchRuntimes(b) {
+		b.Run(rt.name, func(b *testing.B) {
+			fn := function("bench-warm-"+rt.name, rt.runtime, rt.handler, rt.code(b))
+			fn.MemoryMB = mbPerVCPU
+			mustInvoke(b, p, fn, request(`{}`))
+			samples := make([]time.Duration, 0, b.N)
+			ctx := context.Background()
+			b.ResetTimer()
+			for b.Loop() {
+				began := time.Now()
+				res, err := p.Invoke(ctx, fn, request(`{"n":1}`))
+				samples = append(samples, time.Since(began))
+				if err != nil || res.ColdStart || res.FunctionError != "" {
+					b.Fatalf("warm invoke: %v %+v", err, res)
+				}
+			}
+			b.StopTimer()
+			reportPercentiles(b, samples)
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "invokes/s")
+		})
+	}
+}
+
+// BenchmarkWarmInvokeParallel drives four warm sandboxes of a Go function
+// at once: throughput on the host's cores.
+func BenchmarkWarmInvokeParallel(b *testing.B) {
+	p := ociPool(b, Options{})
+	fn := function("bench-parallel", "provided.al2023", "bootstrap", goHelloCode(b))
+	fn.MemoryMB = mbPerVCPU
+	const workers = 4
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() { defer wg.Done(); mustInvoke(b, p, fn, request(`{"op":"sleep","sleepMs":200}`)) }()
+	}
+	wg.Wait()
+	var mu sync.Mutex
+	var samples []time.Duration
+	b.ResetTimer()
+	b.SetParallelism(1)
+	b.RunParallel(func(pb *testing.PB) {
+		var mine []time.Duration
+		for pb.Next() {
+			began := time.Now()
+			res, err := p.Invoke(context.Background(), fn, request(`{}`))
+			mine = append(mine, time.Since(began))
+			if err != nil || res.FunctionError != "" {
+				b.Errorf("invoke: %v", err)
+				return
+			}
+		}
+		mu.Lock()
+		samples = append(samples, mine...)
+		mu.Unlock()
+	})
+	b.StopTimer()
+	reportPercentiles(b, samples)
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "invokes/s")
+}
