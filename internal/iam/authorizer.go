@@ -76,11 +76,7 @@ func (a *Authorizer) Authorize(ctx context.Context, svc *awsmodel.Service, op *a
 		return nil
 	}
 	resources := ResourcesFor(signing, op.Name, in, call, p)
-	var pp *principalPolicies
-	err := a.iam.store.View(ctx, func(tx store.Tx) (err error) {
-		pp, err = a.iam.policiesOf(tx, p)
-		return err
-	})
+	pp, err := a.iam.cachedPoliciesOf(ctx, p)
 	if err != nil {
 		var ae *awserr.Error
 		if ok := asAWS(err, &ae); ok && ae.Kind == awserr.NotFound {

@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nimbus-dev/nimbus/internal/awserr"
@@ -52,6 +53,10 @@ type IAM struct {
 	// parsed caches parsed policy documents by kind and text: documents
 	// are immutable once stored, and parsing dominates authorization.
 	parsed sync.Map // parsedKey -> *policy.Policy
+	// principalCache holds principals' gathered policies by store
+	// revision (principal.go); cachedPrincipals counts its entries.
+	principalCache   sync.Map // string -> policyCacheEntry
+	cachedPrincipals atomic.Int64
 }
 
 type parsedKey struct {
