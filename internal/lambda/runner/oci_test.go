@@ -1,16 +1,27 @@
 package runner
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
 const pythonHandler = `
@@ -371,5 +382,50 @@ func TestSandboxReachesNoOtherHostPort(t *testing.T) {
 	res = mustInvoke(t, p, fn, request(fmt.Sprintf(`{"op":"connect","host":%q,"port":%d}`, gw, p.opts.RuntimeAPIPort)))
 	if string(res.Payload) != `"connected"` {
 		t.Errorf("connect to the Runtime API port: %s", res.Payload)
+	}
+}
+
+// TestPackageTypeImage runs a function packaged as an image from the
+// nimbus image store: gohello as the image's entrypoint, nothing else in it.
+func TestPackageTypeImage(t *testing.T) {
+	p := ociPool(t, Options{})
+	bin, err := os.ReadFile(filepath.Join(goHelloCode(t), "bootstrap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var layer bytes.Buffer
+	tw := tar.NewWriter(&layer)
+	tw.WriteHeader(&tar.Header{Name: "app/", Typeflag: tar.TypeDir, Mode: 0o755})
+	tw.WriteHeader(&tar.Header{Name: "app/hello", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(bin))})
+	tw.Write(bin)
+	tw.Close()
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(layer.Bytes())), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err = mutate.Config(img, v1.Config{Entrypoint: []string{"/app/nonexistent"}, WorkingDir: "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := name.ParseReference("nimbus.test/lambda-hello:1")
+	archive := filepath.Join(t.TempDir(), "hello.tar")
+	if err := tarball.WriteToFile(archive, ref, img); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.host.Images().Import(context.Background(), archive, "lambda-hello:1", nil); err != nil {
+		t.Fatalf("import image: %v", err)
+	}
+	fn := function("img-hello", "", "", "")
+	fn.ImageURI, fn.ImageEntryPoint = "lambda-hello:1", []string{"/app/hello"} // the override wins
+	for i, cold := range []bool{true, false} {
+		req := request(`{"message":"from an image"}`)
+		res := mustInvoke(t, p, fn, req)
+		if res.FunctionError != "" || !strings.Contains(string(res.Payload), `"message":"from an image"`) || res.ColdStart != cold {
+			t.Errorf("invoke %d: cold %v %s", i, res.ColdStart, res.Payload)
+		}
 	}
 }

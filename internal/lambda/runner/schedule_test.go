@@ -334,3 +334,41 @@ func TestEnvironmentVariables(t *testing.T) {
 		t.Error("billed duration does not round up to the millisecond")
 	}
 }
+
+// TestProcessDriverPython runs a real Python runtime as a host process (the
+// process driver, for hosts without root or runc): the runtime reaches its
+// own loopback Runtime API listener and finds its code at the host path.
+func TestProcessDriverPython(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	st, err := sqlitestore.Open(ctx, filepath.Join(dir, "nimbus.db"), sqlitestore.WithoutFsync())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h, err := substrate.Open(ctx, substrate.Options{DataDir: filepath.Join(dir, "data"), Store: st, Driver: substrate.DriverProcess})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	p, err := New(ctx, Options{Host: h, DataDir: filepath.Join(dir, "data")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(ctx)
+	fn := function("proc-py", pythonRuntime(t), "app.handler", codeDir(t, map[string]string{
+		"app.py": "import os\ndef handler(e, c):\n    return {'root': os.environ['LAMBDA_TASK_ROOT'], 'cwd': os.getcwd(), 'n': e['n']}\n"}))
+	for i, cold := range []bool{true, false} {
+		res := mustInvoke(t, p, fn, request(`{"n":7}`))
+		var r struct {
+			Root, Cwd string
+			N         int
+		}
+		if err := json.Unmarshal(res.Payload, &r); err != nil || r.N != 7 || r.Root != fn.CodeDir || r.Cwd != fn.CodeDir {
+			t.Fatalf("invoke %d: %s (%v); want the host's code directory as task root", i, res.Payload, err)
+		}
+		if res.ColdStart != cold {
+			t.Errorf("invoke %d: cold %v", i, res.ColdStart)
+		}
+	}
+}
