@@ -2,7 +2,6 @@ package logs
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -117,28 +116,22 @@ type jsonPattern struct {
 }
 
 func (j *jsonPattern) match(msg []byte) bool {
-	msg = bytes.TrimSpace(msg)
-	if len(msg) == 0 || msg[0] != '{' {
+	i := skipSpace(msg, 0)
+	if i >= len(msg) || msg[i] != '{' {
 		return false
 	}
-	var doc any
-	dec := json.NewDecoder(bytes.NewReader(msg))
-	dec.UseNumber()
-	if err := dec.Decode(&doc); err != nil {
-		return false
-	}
-	return j.expr.eval(doc)
+	return j.expr.eval(msg[i:])
 }
 
 type jsonExpr interface {
-	eval(doc any) bool
+	eval(msg []byte) bool
 }
 
 type jsonAnd struct{ l, r jsonExpr }
 type jsonOr struct{ l, r jsonExpr }
 
-func (e jsonAnd) eval(doc any) bool { return e.l.eval(doc) && e.r.eval(doc) }
-func (e jsonOr) eval(doc any) bool  { return e.l.eval(doc) || e.r.eval(doc) }
+func (e jsonAnd) eval(msg []byte) bool { return e.l.eval(msg) && e.r.eval(msg) }
+func (e jsonOr) eval(msg []byte) bool  { return e.l.eval(msg) || e.r.eval(msg) }
 
 // selector step: a member name or an array index.
 type selectorStep struct {
@@ -148,15 +141,15 @@ type selectorStep struct {
 
 type jsonComparison struct {
 	selector []selectorStep
-	op       string // =, !=, <, <=, >, >=, IS, NOT EXISTS
+	op       string // =, !=, <, <=, >, >=, IS, EXISTS, NOT EXISTS
 	str      string // string operand (may hold * wildcards)
 	num      float64
 	isNum    bool
 	is       string // TRUE, FALSE, NULL for IS
 }
 
-func (c jsonComparison) eval(doc any) bool {
-	v, found := lookup(doc, c.selector)
+func (c jsonComparison) eval(msg []byte) bool {
+	raw, found := scanMember(msg, c.selector)
 	switch c.op {
 	case "NOT EXISTS":
 		return !found
@@ -166,22 +159,26 @@ func (c jsonComparison) eval(doc any) bool {
 	if !found {
 		return false
 	}
+	v, ok := parseScalar(raw)
+	if !ok {
+		return false
+	}
 	if c.op == "IS" {
 		switch c.is {
 		case "NULL":
-			return v == nil
+			return v.kind == 'z'
 		case "TRUE":
-			return v == true
+			return v.kind == 't'
 		case "FALSE":
-			return v == false
+			return v.kind == 'f'
 		}
 		return false
 	}
 	if c.isNum {
-		f, ok := numberOf(v)
-		if !ok {
+		if v.kind != 'n' {
 			return false
 		}
+		f := v.num
 		switch c.op {
 		case "=":
 			return f == c.num
@@ -198,16 +195,10 @@ func (c jsonComparison) eval(doc any) bool {
 		}
 		return false
 	}
-	s, ok := v.(string)
-	if !ok {
-		if n, isNum := v.(json.Number); isNum {
-			s, ok = n.String(), true
-		}
-	}
-	if !ok {
+	if v.kind != 's' && v.kind != 'n' {
 		return false
 	}
-	eq := wildcardMatch(c.str, s)
+	eq := wildcardMatch(c.str, string(v.str))
 	switch c.op {
 	case "=":
 		return eq
@@ -215,15 +206,6 @@ func (c jsonComparison) eval(doc any) bool {
 		return !eq
 	}
 	return false
-}
-
-func numberOf(v any) (float64, bool) {
-	n, ok := v.(json.Number)
-	if !ok {
-		return 0, false
-	}
-	f, err := n.Float64()
-	return f, err == nil
 }
 
 // wildcardMatch compares s with a pattern whose * matches any run of
@@ -246,28 +228,6 @@ func wildcardMatch(pattern, s string) bool {
 		s = s[i+len(part):]
 	}
 	return len(s) >= len(last) && strings.HasSuffix(s, last)
-}
-
-func lookup(doc any, sel []selectorStep) (any, bool) {
-	v := doc
-	for _, st := range sel {
-		if st.name != "" {
-			m, ok := v.(map[string]any)
-			if !ok {
-				return nil, false
-			}
-			if v, ok = m[st.name]; !ok {
-				return nil, false
-			}
-			continue
-		}
-		a, ok := v.([]any)
-		if !ok || st.index < 0 || st.index >= len(a) {
-			return nil, false
-		}
-		v = a[st.index]
-	}
-	return v, true
 }
 
 // jsonParser is a recursive-descent parser over the pattern text between

@@ -54,6 +54,13 @@ func TestFilterPatternMatch(t *testing.T) {
 		{`{ $.err NOT EXISTS }`, `{"ok":1}`, true},
 		{`{ $.err NOT EXISTS }`, `{"err":1}`, false},
 		{`{ $.level = "error" }`, `not json at all`, false},
+		{`{ $.b = "x" }`, `{"a":{"c":"}{][\"","d":[1,{"e":null}]},"b":"x"}`, true},
+		{`{ $.msg = "say \"hi\"" }`, `{"msg":"say \"hi\""}`, true},
+		{`{ $.k = 1 }`, `{"\u006b":1}`, true},
+		{`{ $.a.b = 2 }`, `{"a":[1],"b":2}`, false},
+		{`{ $.a = 2 }`, `  {"a" : 2 }`, true},
+		{`{ $.a = "2" }`, `{"a":2}`, true},
+		{`{ $.obj = "x" }`, `{"obj":{"x":1}}`, false},
 		{`{ $.level = "error" }`, `["level","error"]`, false},
 	}
 	for _, c := range cases {

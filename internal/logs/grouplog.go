@@ -204,6 +204,35 @@ func sortEntries(es []entry) {
 	})
 }
 
+// mergeTail restores (timestamp, key) order after entries[n:] were
+// appended to sorted entries[:n]: the new run is sorted (PutLogEvents
+// batches already are) and merged into the part of the old entries it
+// overlaps, so an in-order append costs nothing and a late batch costs only
+// the events after it.
+func mergeTail(es []entry, n int) []entry {
+	sortEntries(es[n:])
+	if n == 0 || n == len(es) || !es[n].pos().less(es[n-1].pos()) {
+		return es
+	}
+	first := es[n].pos()
+	i := sort.Search(n, func(i int) bool { return first.less(es[i].pos()) })
+	// Merge es[i:n] and a copy of the run into es[i:], back to front: the
+	// write index stays above the next old entry to read.
+	run := append([]entry(nil), es[n:]...)
+	a, b, w := n-1, len(run)-1, len(es)-1
+	for b >= 0 {
+		if a >= i && run[b].pos().less(es[a].pos()) {
+			es[w] = es[a]
+			a--
+		} else {
+			es[w] = run[b]
+			b--
+		}
+		w--
+	}
+	return es
+}
+
 // dropIndex forgets a stream's events, counting them dead in their segments.
 func (g *groupLog) dropIndex(stream uint64) {
 	s := g.streams[stream]
@@ -253,16 +282,14 @@ func (g *groupLog) append(stream uint64, events []inputEvent, ingest int64) erro
 	base := len(seg.data)
 	seg.data = append(seg.data, buf...)
 	idx := g.index(stream)
-	wasSorted := len(idx.entries) == 0 || events[0].ts >= idx.entries[len(idx.entries)-1].ts
+	n := len(idx.entries)
 	off := base
 	for _, e := range events {
 		seg.noteEvent(e.ts, ingest)
 		idx.add(entry{ts: e.ts, ingest: ingest, seg: seg.num, off: uint32(off)})
 		off += recordHeaderSize + payloadFixedSize + len(e.msg)
 	}
-	if !wasSorted || !sort.SliceIsSorted(events, func(i, j int) bool { return events[i].ts < events[j].ts }) {
-		sortEntries(idx.entries)
-	}
+	idx.entries = mergeTail(idx.entries, n)
 	return nil
 }
 
