@@ -26,7 +26,9 @@ func TestEC2VolumesSDK(t *testing.T) {
 	ctx := context.Background()
 	client := instancesClient(n)
 	ami := busyboxAMI(t, client)
-	fast := func(o *ec2.VolumeAvailableWaiterOptions) { o.MinDelay, o.MaxDelay = 50*time.Millisecond, 200*time.Millisecond }
+	fast := func(o *ec2.VolumeAvailableWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 50*time.Millisecond, 200*time.Millisecond
+	}
 
 	_, err := client.CreateVolume(ctx, &ec2.CreateVolumeInput{Size: aws.Int32(1)})
 	if code, _ := apiCode(t, err); code != "MissingParameter" {
@@ -126,7 +128,9 @@ func TestEC2VolumesSDK(t *testing.T) {
 	waitTerminated(t, client, inst)
 
 	// The CLI reads the same volumes.
-	var cliOut struct{ Volumes []struct{ VolumeId, State string } }
+	var cliOut struct {
+		Volumes []struct{ VolumeId, State string }
+	}
 	if _, err := n.cli(t, &cliOut, "ec2", "describe-volumes", "--filters", "Name=status,Values=available,in-use"); err != nil {
 		t.Fatal(err)
 	}
