@@ -97,3 +97,32 @@ func BenchmarkGetObject(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPutObjectConcurrent is PutObject with eight uploads in flight,
+// as `aws s3 cp --recursive` and sync run them (the CLI's default is ten):
+// each upload's fsyncs overlap the others' transfers.
+func BenchmarkPutObjectConcurrent(b *testing.B) {
+	const inFlight = 8
+	for _, size := range benchSizes[:1] {
+		b.Run(fmt.Sprintf("%dMiB", size>>20), func(b *testing.B) {
+			f := newFixture(b)
+			if _, err := f.client("test").CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("bench")}); err != nil {
+				b.Fatal(err)
+			}
+			data := randomBytes(size)
+			urls := make(chan string, inFlight)
+			for i := range inFlight {
+				urls <- presignedURL(b, f, http.MethodPut, fmt.Sprintf("object-%d", i))
+			}
+			b.SetBytes(int64(size))
+			b.SetParallelism((inFlight + 1) / 2) // GOMAXPROCS is 2 here
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				url := <-urls
+				for pb.Next() {
+					benchPut(b, url, data)
+				}
+			})
+		})
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // blobs holds object and part bytes as immutable files: every write goes
@@ -48,8 +50,71 @@ type written struct {
 }
 
 // copyBuffers are the buffers blob writes copy through: large enough that
-// a 64 MiB object takes a few hundred reads, not thousands.
+// a 64 MiB object takes few rounds, small enough that many uploads at
+// once hold little memory.
 var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+
+// copyHashed copies r to f, feeding every byte to the hashes. It works in
+// rounds over two buffers: while one chunk is hashed and written (each on
+// a goroutine of its own, both waited for before the round ends), the
+// caller's goroutine reads the next chunk, so reading, hashing and writing
+// a large body use the cores there are rather than one. r's own errors
+// come back unwrapped for bodyError to classify.
+func copyHashed(f *os.File, r io.Reader, hashes []hash.Hash) (int64, error) {
+	bufA, bufB := copyBuffers.Get().(*[]byte), copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bufA)
+	defer copyBuffers.Put(bufB)
+	cur, next := *bufA, *bufB
+	n, rerr := fill(r, cur)
+	var total int64
+	for n > 0 {
+		var wg sync.WaitGroup
+		var werr error
+		chunk := cur[:n]
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for _, h := range hashes {
+				h.Write(chunk)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			_, werr = f.Write(chunk)
+		}()
+		var nextN int
+		nextErr := rerr
+		if rerr == nil {
+			nextN, nextErr = fill(r, next)
+		}
+		wg.Wait()
+		if werr != nil {
+			return total, fmt.Errorf("write blob: %w", werr)
+		}
+		total += int64(n)
+		cur, next = next, cur
+		n, rerr = nextN, nextErr
+	}
+	if rerr != nil && rerr != io.EOF {
+		return total, fmt.Errorf("read body: %w", rerr)
+	}
+	return total, nil
+}
+
+// fill reads into buf until it is full or r fails; io.EOF stays io.EOF
+// (io.ReadFull would turn a short final chunk into ErrUnexpectedEOF, which
+// is also how a body cut short reads).
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		k, err := r.Read(buf[n:])
+		n += k
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
 
 func newBlobName() string {
 	var b [16]byte
@@ -75,17 +140,13 @@ func (b *blobs) write(r io.Reader, extra ...hash.Hash) (written, error) {
 		}
 	}()
 	sum := md5.New()
-	writers := []io.Writer{f, sum}
-	for _, h := range extra {
-		writers = append(writers, h)
-	}
-	bufp := copyBuffers.Get().(*[]byte)
-	n, err := io.CopyBuffer(io.MultiWriter(writers...), r, *bufp)
-	copyBuffers.Put(bufp)
+	n, err := copyHashed(f, r, append([]hash.Hash{sum}, extra...))
 	if err != nil {
-		return written{}, fmt.Errorf("write blob: %w", err)
+		return written{}, err
 	}
-	if err := f.Sync(); err != nil {
+	// fdatasync: a new file's size is data to it, and nothing else of
+	// its metadata matters.
+	if err := unix.Fdatasync(int(f.Fd())); err != nil {
 		return written{}, fmt.Errorf("sync blob: %w", err)
 	}
 	if err := f.Close(); err != nil {
