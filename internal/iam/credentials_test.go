@@ -159,6 +159,14 @@ func TestAssumeRoleRoundTripAndExpiry(t *testing.T) {
 	if !errors.Is(err, credentials.ErrInactiveKey) {
 		t.Error("ExpiredToken does not unwrap to credentials.ErrInactiveKey")
 	}
+	// Only the first session (30 minutes) has expired; the two one-hour ones live on.
+	n, err := h.iam.PurgeExpiredSessions(context.Background())
+	if err != nil || n != 1 {
+		t.Errorf("PurgeExpiredSessions = %d, %v; want 1", n, err)
+	}
+	if _, err := h.iam.Lookup(context.Background(), creds.AccessKeyID); !errors.Is(err, credentials.ErrUnknownKey) {
+		t.Errorf("purged session Lookup = %v", err)
+	}
 }
 
 func TestGetSessionTokenAndMint(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -346,4 +347,40 @@ func (m *IAM) GetSessionToken(ctx context.Context, caller *identity.Principal, d
 		return nil, err
 	}
 	return &SessionCredentials{AccessKeyID: s.AccessKeyID, SecretAccessKey: s.Secret, SessionToken: s.Token, Expiration: s.Expiration}, nil
+}
+
+// PurgeExpiredSessions deletes the records of temporary credentials that
+// expired before now (they are refused from their expiration on; this
+// only reclaims their space) and returns how many it deleted. The server
+// calls it now and then from a goroutine it owns.
+func (m *IAM) PurgeExpiredSessions(ctx context.Context) (int, error) {
+	now := m.now()
+	var expired []store.Key
+	err := m.store.View(ctx, func(tx store.Tx) error {
+		return tx.List(store.Query{Kind: kindSession, AllAccounts: true, AllRegions: true}, func(o store.Object) error {
+			var s sessionRecord
+			if err := o.Decode(&s); err != nil {
+				return err
+			}
+			if !now.Before(s.Expiration) {
+				expired = append(expired, o.Key)
+			}
+			return nil
+		})
+	})
+	if err != nil || len(expired) == 0 {
+		return 0, err
+	}
+	err = m.store.Update(ctx, func(tx store.Tx) error {
+		for _, k := range expired {
+			if err := tx.Delete(k, 0); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("purge expired sessions: %w", err)
+	}
+	return len(expired), nil
 }
