@@ -23,19 +23,10 @@ import (
 	"github.com/nimbus-dev/nimbus/internal/service"
 )
 
-// cliServer serves the fixture's Logs service through the real edge (json
-// 1.1 codec, SigV4) and returns a function that runs the AWS CLI against it.
-func cliServer(t *testing.T, f *fixture) (aws func(args ...string) []byte, command func(ctx context.Context, args ...string) *exec.Cmd) {
+// edgeURL serves the fixture's Logs service through the real edge (json
+// 1.1 codec, SigV4 with key AKIDTEST/secret for the test account).
+func edgeURL(t *testing.T, f *fixture) string {
 	t.Helper()
-	bin, err := exec.LookPath("/usr/bin/aws")
-	if err != nil {
-		if bin, err = exec.LookPath("aws"); err != nil {
-			t.Skip("the AWS CLI is not installed")
-		}
-	}
-	if testing.Short() {
-		t.Skip("the AWS CLI takes seconds to start; skipped with -short")
-	}
 	regions, err := region.NewCatalog(nil, false)
 	if err != nil {
 		t.Fatal(err)
@@ -54,9 +45,26 @@ func cliServer(t *testing.T, f *fixture) (aws func(args ...string) []byte, comma
 	}
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
+	return hs.URL
+}
+
+// cliServer serves the fixture through the edge and returns functions that
+// run the AWS CLI against it.
+func cliServer(t *testing.T, f *fixture) (aws func(args ...string) []byte, command func(ctx context.Context, args ...string) *exec.Cmd) {
+	t.Helper()
+	bin, err := exec.LookPath("/usr/bin/aws")
+	if err != nil {
+		if bin, err = exec.LookPath("aws"); err != nil {
+			t.Skip("the AWS CLI is not installed")
+		}
+	}
+	if testing.Short() {
+		t.Skip("the AWS CLI takes seconds to start; skipped with -short")
+	}
+	url := edgeURL(t, f)
 	home := t.TempDir()
 	command = func(ctx context.Context, args ...string) *exec.Cmd {
-		cmd := exec.CommandContext(ctx, bin, append([]string{"--endpoint-url", hs.URL, "--region", testRegion, "--output", "json"}, args...)...)
+		cmd := exec.CommandContext(ctx, bin, append([]string{"--endpoint-url", url, "--region", testRegion, "--output", "json"}, args...)...)
 		cmd.Env = []string{"AWS_ACCESS_KEY_ID=AKIDTEST", "AWS_SECRET_ACCESS_KEY=secret", "AWS_CONFIG_FILE=/dev/null",
 			"AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER=", "HOME=" + home, "PATH=/usr/bin:/bin"}
 		return cmd
