@@ -87,7 +87,7 @@ func (e *EC2) modifyInstanceAttribute(ctx context.Context, in *modifyInstanceAtt
 				"The instance '%s' is not in the 'stopped' state.", inst.InstanceId)
 		}
 		if in.InstanceType != nil {
-			inst.InstanceType, inst.VCPUs, inst.MemoryMiB = itype.Name, itype.VCPUs, itype.MemoryMiB
+			inst.InstanceType, inst.VCPUs, inst.MemoryMiB, inst.GPUs = itype.Name, itype.VCPUs, itype.MemoryMiB, itype.GPUs
 			inst.CoreCount, inst.ThreadsPerCore = itype.Cores, itype.ThreadsPerCore
 		}
 		if in.UserData != nil {

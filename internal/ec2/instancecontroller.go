@@ -44,6 +44,10 @@ type InstanceControllerOptions struct {
 	StopGrace time.Duration
 	// Workers is how many instances are acted on at once. Default 8.
 	Workers int
+	// Capacity is each region's capacity, for fulfilling open spot
+	// requests; pass the service's Options.Capacity. Zero fields take
+	// DefaultCapacity's.
+	Capacity Capacity
 }
 
 // InstanceController drives instances to the state their records ask for:
@@ -78,6 +82,7 @@ func NewInstanceController(opts InstanceControllerOptions) (*InstanceController,
 	}
 	c.e.groupMembers = c.e.instanceIPsInGroup
 	c.e.onGroupChanged = c.e.reapplyFirewalls
+	c.e.setCapacity(opts.Capacity, 0)
 	info := opts.Host.Info()
 	c.driver = info.Driver
 	if info.Networking && len(info.Networks) > 0 {
@@ -119,6 +124,7 @@ func (c *InstanceController) Run(ctx context.Context) error {
 		return err
 	}
 	c.removeOrphans(ctx)
+	c.removeOrphanVolumes(ctx)
 	for i := 0; i < c.workers; i++ {
 		workers.Add(1)
 		go func() {
@@ -146,6 +152,7 @@ func (c *InstanceController) Run(ctx context.Context) error {
 			c.queue.add(ev.Key)
 		case <-gc.C:
 			c.collectTerminated(ctx)
+			c.fulfilSpotRequests(ctx)
 		}
 	}
 }
@@ -663,6 +670,8 @@ func (c *InstanceController) finish(ctx context.Context, inst *instance, to stri
 	}
 	c.log.Info("instance "+to, "instance", inst.InstanceId)
 	c.e.reapplyFirewalls(ctx, inst.OwnerId, inst.Region, "")
+	// The instance's room is free: open spot requests may fit now.
+	c.fulfilSpotRequests(ctx)
 	return nil
 }
 

@@ -190,7 +190,7 @@ func (e *EC2) storeLaunch(tx store.Tx, req *launchRequest, launched []*instance,
 			inst.Volumes = append(inst.Volumes, instanceVolume{VolumeId: v.VolumeId, Device: lv.Device, AttachTime: now,
 				DeleteOnTermination: lv.DeleteOnTermination})
 		}
-		if inst.Spot != nil {
+		if inst.Spot != nil && inst.Spot.RequestId == "" {
 			inst.Spot.RequestId = newID("sir")
 			r := newSpotRequest(inst, inst.Spot, launchSpecOf(inst), nil, now)
 			if _, err := tx.Create(r.key(), r); err != nil {

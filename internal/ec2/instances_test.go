@@ -82,7 +82,7 @@ func (h *instanceHarness) open() {
 	h.e.registerVolumes(svc)
 	h.e.registerSpot(svc)
 	h.ctrl, err = NewInstanceController(InstanceControllerOptions{Store: h.st, Regions: regions, Host: host,
-		DataDir: h.dataDir, StopGrace: 100 * time.Millisecond})
+		DataDir: h.dataDir, StopGrace: 100 * time.Millisecond, Capacity: h.capacity})
 	if err != nil {
 		t.Fatal(err)
 	}

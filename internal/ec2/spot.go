@@ -72,6 +72,9 @@ type spotRequest struct {
 	InstanceInterruptionBehavior string
 	Launch                       launchSpecView
 	Tags                         []Tag
+	// Run is the launch an open request makes once it can be fulfilled
+	// (requests from RequestSpotInstances; nil for RunInstances' own).
+	Run *runInstancesInput `json:",omitempty"`
 }
 
 func (r *spotRequest) key() store.Key {
@@ -96,6 +99,8 @@ var spotStatusMessages = map[string]string{
 	"instance-stopped-no-capacity":          "Your Spot instance was stopped because there is no Spot capacity available that matches your request.",
 	"marked-for-termination":                "Your Spot instance is marked for termination because there is no capacity available.",
 	"marked-for-stop":                       "Your Spot instance is marked for stop because there is no capacity available.",
+	"schedule-expired":                      "Your Spot request has expired.",
+	"bad-parameters":                        "One or more parameters for your Spot request are not valid.",
 }
 
 // validSpotOptions checks InstanceMarketOptions and returns the spot state

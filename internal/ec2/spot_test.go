@@ -315,3 +315,47 @@ func TestUsageRecords(t *testing.T) {
 		t.Errorf("90.001 s billed as %d s, want 91", got)
 	}
 }
+
+func TestOpenSpotRequestFulfilledWhenRoomFrees(t *testing.T) {
+	h := newInstanceHarness(t, smallRegion)
+	onDemand := h.run(&runInstancesInput{InstanceType: "t3.small"}).Instances[0].InstanceId
+	out, err := h.e.requestSpotInstances(h.ctx, &requestSpotInstancesInput{InstanceCount: 2, Type: "persistent",
+		LaunchSpecification: &requestSpotLaunchSpecification{ImageId: h.amiID, InstanceType: "t3.small"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var openID string
+	for _, r := range out.SpotInstanceRequests {
+		if r.State == "open" {
+			openID = r.SpotInstanceRequestId
+		}
+	}
+	if openID == "" {
+		t.Fatalf("requests = %+v; want one left open", out.SpotInstanceRequests)
+	}
+	request := func() spotInstanceRequestView {
+		t.Helper()
+		out, err := h.e.describeSpotInstanceRequests(h.ctx, &describeSpotInstanceRequestsInput{SpotInstanceRequestIds: []string{openID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.SpotInstanceRequests[0]
+	}
+	h.waitState(onDemand, "running")
+	if _, err := h.e.terminateInstances(h.ctx, &instanceIDsInput{InstanceIds: []string{onDemand}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the open request to be fulfilled", func() bool { return request().State == "active" })
+	first := request().InstanceId
+	if v := h.waitState(first, "running"); v.InstanceLifecycle != "spot" || v.SpotInstanceRequestId != openID {
+		t.Errorf("instance of the fulfilled request = %+v", v)
+	}
+	// A persistent request whose instance is terminated launches another.
+	if _, err := h.e.terminateInstances(h.ctx, &instanceIDsInput{InstanceIds: []string{first}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a new instance for the persistent request", func() bool {
+		r := request()
+		return r.State == "active" && r.InstanceId != first
+	})
+}

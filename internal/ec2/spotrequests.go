@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"sort"
 	"time"
 
 	"github.com/nimbus-dev/nimbus/internal/awserr"
@@ -166,7 +167,7 @@ func (e *EC2) requestSpotInstances(ctx context.Context, in *requestSpotInstances
 			if _, err := tx.Get(store.Key{Account: account, Region: reg, Kind: kindSpotRequest, ID: inst.Spot.RequestId}, &r); err != nil {
 				return err
 			}
-			r.Tags, r.ValidUntil = tags, in.ValidUntil
+			r.Tags, r.ValidUntil, r.Run = tags, in.ValidUntil, openRequestLaunch(run)
 			if _, err := tx.Put(r.key(), &r, 0); err != nil {
 				return err
 			}
@@ -176,7 +177,7 @@ func (e *EC2) requestSpotInstances(ctx context.Context, in *requestSpotInstances
 			s := *req.spot
 			r := &spotRequest{Schema: 1, SpotInstanceRequestId: newID("sir"), OwnerId: account, Region: reg, SpotPrice: s.MaxPrice,
 				Type: s.Type, CreateTime: now, ValidUntil: in.ValidUntil, InstanceInterruptionBehavior: s.InterruptionBehavior,
-				Tags: tags, Launch: launchSpecView{ImageId: req.ami.ImageId, InstanceType: req.itype.Name, KeyName: spec.KeyName,
+				Tags: tags, Run: openRequestLaunch(run), Launch: launchSpecView{ImageId: req.ami.ImageId, InstanceType: req.itype.Name, KeyName: spec.KeyName,
 					Placement: spotPlacementView{AvailabilityZone: req.zone}, SecurityGroups: req.groups, SubnetId: req.subnetID}}
 			if r.SpotPrice == "" {
 				r.SpotPrice = formatPrice(req.itype.OnDemandPricePerHour)
@@ -197,6 +198,14 @@ func (e *EC2) requestSpotInstances(ctx context.Context, in *requestSpotInstances
 		return nil, asAPIError(err, "request spot instances")
 	}
 	return &spotInstanceRequestsOutput{SpotInstanceRequests: out}, nil
+}
+
+// openRequestLaunch is the one-instance launch a request makes when it is
+// (re)fulfilled.
+func openRequestLaunch(run *runInstancesInput) *runInstancesInput {
+	one := *run
+	one.MinCount, one.MaxCount, one.ClientToken = 1, 1, ""
+	return &one
 }
 
 var spotRequestIDPattern = regexp.MustCompile(`^sir-[0-9a-z]{8,17}$`)
@@ -366,4 +375,89 @@ func (e *EC2) listSpotRequestTags(ctx context.Context, account, reg string) ([]T
 		}
 	}
 	return out, nil
+}
+
+// fulfilSpotRequests launches an instance for each open spot request that
+// now fits at its price, oldest first, and closes those past ValidUntil.
+// The controller calls it when an instance gives back its room, and
+// periodically.
+func (c *InstanceController) fulfilSpotRequests(ctx context.Context) {
+	var open []spotRequest
+	err := c.e.store.View(ctx, func(tx store.Tx) error {
+		return tx.List(store.Query{Kind: kindSpotRequest, AllAccounts: true, AllRegions: true}, func(o store.Object) error {
+			var r spotRequest
+			if err := o.Decode(&r); err != nil {
+				return err
+			}
+			if r.State == spotOpen && r.Run != nil {
+				open = append(open, r)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			c.log.Error("spot: list open requests", "err", err)
+		}
+		return
+	}
+	sort.Slice(open, func(i, j int) bool { return open[i].CreateTime.Before(open[j].CreateTime) })
+	for i := range open {
+		if err := c.fulfilSpotRequest(ctx, &open[i]); err != nil && ctx.Err() == nil {
+			c.log.Error("spot: fulfil request", "request", open[i].SpotInstanceRequestId, "err", err)
+		}
+	}
+}
+
+func (c *InstanceController) fulfilSpotRequest(ctx context.Context, r *spotRequest) error {
+	now := time.Now().UTC().Truncate(time.Second)
+	run := *r.Run
+	req, verr := c.e.validateLaunch(ctx, r.OwnerId, r.Region, &run)
+	code := ""
+	switch {
+	case !r.ValidUntil.IsZero() && now.After(r.ValidUntil):
+		code = "schedule-expired"
+	case verr != nil:
+		code = "bad-parameters"
+	case checkSpotPrice(req.spot.MaxPrice, req.itype, req.zone, now) != nil:
+		code = "price-too-low"
+	}
+	return c.e.store.Update(ctx, func(tx store.Tx) error {
+		var cur spotRequest
+		meta, err := tx.Get(r.key(), &cur)
+		if err != nil || cur.State != spotOpen {
+			return ignoreGone(err)
+		}
+		n := 0
+		if code == "" {
+			adm, err := c.e.admit(tx, cur.Region, req.itype, 1, 1, true)
+			if err != nil {
+				return err
+			}
+			if n = adm.Count; n == 0 {
+				code = "capacity-not-available"
+			}
+		}
+		if n == 0 {
+			if code == cur.StatusCode {
+				return nil
+			}
+			state := spotOpen
+			if code == "schedule-expired" || code == "bad-parameters" {
+				state = spotClosed
+			}
+			cur.setStatus(state, code, now)
+			_, err := tx.Put(cur.key(), &cur, meta.Version)
+			return err
+		}
+		req.spot.RequestId = cur.SpotInstanceRequestId
+		launched := c.e.newInstances(cur.OwnerId, cur.Region, req, "", 1)
+		if err := c.e.storeLaunch(tx, req, launched, now); err != nil {
+			return err
+		}
+		cur.InstanceId, cur.LaunchedAvailabilityZone = launched[0].InstanceId, launched[0].AvailabilityZone
+		cur.setStatus(spotActive, "fulfilled", now)
+		_, err = tx.Put(cur.key(), &cur, meta.Version)
+		return err
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/nimbus-dev/nimbus/internal/store"
@@ -17,6 +18,37 @@ import (
 // starts.
 
 const gib = int64(1) << 30
+
+// removeOrphanVolumes deletes the images of EC2 volumes whose records are
+// gone (a reset, or a store lost while nimbus was down). Only EC2 makes
+// block volumes, and only with vol- IDs; a mounted image is left alone.
+func (c *InstanceController) removeOrphanVolumes(ctx context.Context) {
+	images, err := c.e.host.Volumes().List(ctx)
+	if err != nil {
+		c.log.Error("volume controller: list volume images", "err", err)
+		return
+	}
+	known := map[string]bool{}
+	err = c.e.store.View(ctx, func(tx store.Tx) error {
+		return tx.List(store.Query{Kind: kindVolume, AllAccounts: true, AllRegions: true}, func(o store.Object) error {
+			known[o.Key.ID] = true
+			return nil
+		})
+	})
+	if err != nil {
+		c.log.Error("volume controller: list volumes", "err", err)
+		return
+	}
+	for _, img := range images {
+		if known[img.ID] || img.Attached || !strings.HasPrefix(img.ID, "vol-") {
+			continue
+		}
+		c.log.Warn("volume controller: deleting the image of a volume that no longer exists", "volume", img.ID)
+		if err := c.e.host.Volumes().Delete(ctx, img.ID); err != nil && !errors.Is(err, volumes.ErrNotFound) {
+			c.log.Error("volume controller: delete orphan image", "volume", img.ID, "err", err)
+		}
+	}
+}
 
 // reconcileVolume makes a creating volume's image, carries out a pending
 // size change, and deletes the image of a deleted volume.

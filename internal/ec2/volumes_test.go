@@ -488,3 +488,23 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestOrphanVolumeImagesRemovedAtStart(t *testing.T) {
+	needVolumes(t, false)
+	h := newInstanceHarness(t)
+	vol := h.createVolume(&createVolumeInput{Size: 1})
+	h.waitVolume(vol.VolumeId, "available", "")
+	h.stop()
+	orphan := "vol-0123456789abcdef0"
+	if err := h.host.Volumes().Create(context.Background(), orphan, 8<<20); err != nil {
+		t.Fatal(err)
+	}
+	h.open()
+	waitFor(t, "the orphan image to go", func() bool {
+		_, err := os.Stat(h.host.Volumes().ImagePath(orphan))
+		return os.IsNotExist(err)
+	})
+	if _, err := os.Stat(h.host.Volumes().ImagePath(vol.VolumeId)); err != nil {
+		t.Errorf("the image of a live volume went too: %v", err)
+	}
+}
