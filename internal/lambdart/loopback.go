@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 )
@@ -32,6 +33,27 @@ func Listen(ctx context.Context, addr string, h http.Handler) (*Listener, error)
 	if err != nil {
 		return nil, fmt.Errorf("runtime API listen on %s: %w", addr, err)
 	}
+	return serve(ln, h), nil
+}
+
+// ListenUnix serves h on a Unix socket at path, which anyone may connect
+// to (a sandbox's runtime runs as another user); Close removes it. A proxy
+// inside a sandbox without a network forwards the runtime's TCP
+// connections there.
+func ListenUnix(ctx context.Context, path string, h http.Handler) (*Listener, error) {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("runtime API listen on %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o666); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("runtime API listen on %s: %w", path, err)
+	}
+	return serve(ln, h), nil
+}
+
+func serve(ln net.Listener, h http.Handler) *Listener {
 	l := &Listener{ln: ln, srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}}
 	l.wg.Add(1)
 	go func() {
@@ -40,7 +62,7 @@ func Listen(ctx context.Context, addr string, h http.Handler) (*Listener, error)
 			l.err = err
 		}
 	}()
-	return l, nil
+	return l
 }
 
 // Addr is the host:port the listener serves, the value for

@@ -45,8 +45,22 @@ func reportPercentiles(b *testing.B, samples []time.Duration) {
 	b.ReportMetric(at(0.99), "p99-ms")
 }
 
+// benchModes are the two ways a sandbox reaches its Runtime API.
+var benchModes = []struct {
+	name string
+	opts func(tb testing.TB) Options
+}{
+	{"network", func(testing.TB) Options { return Options{} }},
+	{"proxy", func(tb testing.TB) Options { return viaProxy(tb, Options{}) }},
+}
+
 func BenchmarkColdStart(b *testing.B) {
-	p := ociPool(b, Options{})
+	for _, mode := range benchModes {
+		b.Run(mode.name, func(b *testing.B) { benchColdStart(b, ociPool(b, mode.opts(b))) })
+	}
+}
+
+func benchColdStart(b *testing.B, p *Pool) {
 	for _, rt := range benchRuntimes(b) {
 		b.Run(rt.name, func(b *testing.B) {
 			fn := function("bench-cold-"+rt.name, rt.runtime, rt.handler, rt.code(b))
@@ -77,7 +91,12 @@ func BenchmarkColdStart(b *testing.B) {
 }
 
 func BenchmarkWarmInvoke(b *testing.B) {
-	p := ociPool(b, Options{})
+	for _, mode := range benchModes {
+		b.Run(mode.name, func(b *testing.B) { benchWarmInvoke(b, ociPool(b, mode.opts(b))) })
+	}
+}
+
+func benchWarmInvoke(b *testing.B, p *Pool) {
 	for _, rt := range benchRuntimes(b) {
 		b.Run(rt.name, func(b *testing.B) {
 			fn := function("bench-warm-"+rt.name, rt.runtime, rt.handler, rt.code(b))

@@ -31,7 +31,8 @@ type environment struct {
 	version  string
 
 	sess     *lambdart.Session
-	listener *lambdart.Listener // loopback Runtime API; nil on a network
+	listener *lambdart.Listener // loopback or Unix socket Runtime API; nil on a network
+	proxied  bool               // the runtime runs under the in-sandbox proxy
 	log      *sandboxLog        // nil until the sandbox runs
 
 	started  time.Time     // when the cold start began
@@ -79,13 +80,24 @@ func (p *Pool) coldStart(ctx context.Context, fn *Function) (*environment, error
 	env.sess = lambdart.NewSession(lambdart.WithStartTime(env.started), lambdart.WithLogger(p.log))
 
 	apiAddr := p.apiAddr
-	if p.gateway == nil {
+	switch {
+	case p.proxied() && fn.ImageURI == "":
+		env.proxied = true
+		l, err := lambdart.ListenUnix(ctx, p.root.socketPath(hexID), env.sess)
+		if err != nil {
+			return nil, fmt.Errorf("cold start %s: %w", fn.Name, err)
+		}
+		env.listener, apiAddr = l, proxyListen
+	case p.gateway == nil && p.proxied():
+		return nil, fmt.Errorf("cold start %s: PackageType Image functions need sandbox networking, which this host lacks: %s",
+			fn.Name, p.host.Info().NetworkReason)
+	case p.gateway == nil:
 		l, err := lambdart.ListenLoopback(ctx, env.sess)
 		if err != nil {
 			return nil, fmt.Errorf("cold start %s: %w", fn.Name, err)
 		}
 		env.listener, apiAddr = l, l.Addr()
-	} else {
+	default:
 		p.mux.Add(env.id, env.sess)
 	}
 	spec, err := p.runSpec(ctx, fn, env, apiAddr)
@@ -93,12 +105,19 @@ func (p *Pool) coldStart(ctx context.Context, fn *Function) (*environment, error
 		p.unroute(env)
 		return nil, fmt.Errorf("cold start %s: %w", fn.Name, err)
 	}
+	if env.proxied {
+		spec.Network = ""
+		spec.Command = append([]string{proxyBinary, ProxyCommand, proxySocket, proxyListen}, spec.Command...)
+		spec.Mounts = append(spec.Mounts,
+			substrate.Mount{Type: substrate.MountBind, Source: p.opts.RuntimeAPIProxy, Destination: proxyBinary, ReadOnly: true},
+			substrate.Mount{Type: substrate.MountBind, Source: env.listener.Addr(), Destination: proxySocket, ReadOnly: true})
+	}
 	sb, err := p.host.Run(ctx, spec)
 	if err != nil {
 		p.unroute(env)
 		return nil, fmt.Errorf("cold start %s: %w", fn.Name, err)
 	}
-	if p.gateway != nil {
+	if spec.Network != "" {
 		// No egress at all: the Runtime API's gateway port stays open
 		// (AllowGatewayPort), every other host port and the outside do not.
 		if err := p.host.SetFirewall(ctx, env.id, nil, []network.Rule{}); err != nil {
@@ -164,7 +183,7 @@ func (p *Pool) watchExit(env *environment) {
 		case err != nil:
 			env.sess.Exited(fmt.Errorf("exit status lost: %w", err))
 		default:
-			env.sess.Exited(exitCause(st))
+			env.sess.Exited(exitCause(st, env.proxied))
 		}
 	}()
 }
@@ -172,12 +191,16 @@ func (p *Pool) watchExit(env *environment) {
 // exitCause words a sandbox's end as Go's os/exec does, which is what
 // Lambda reports: "exit status 1", "signal: killed" (also for a memory
 // kill, as Lambda reports one).
-func exitCause(st *sandbox.ExitStatus) error {
+// Under the proxy, a runtime ended by a signal shows as exit code 128 plus
+// the signal (the proxy, PID 1, cannot die of it in turn).
+func exitCause(st *sandbox.ExitStatus, proxied bool) error {
 	switch {
 	case st.OOMKilled:
 		return errors.New("signal: killed")
 	case st.Signal != 0:
 		return fmt.Errorf("signal: %s", syscall.Signal(st.Signal))
+	case proxied && st.ExitCode > 128 && st.ExitCode < 128+65:
+		return fmt.Errorf("signal: %s", syscall.Signal(st.ExitCode-128))
 	case st.ExitCode != 0:
 		return fmt.Errorf("exit status %d", st.ExitCode)
 	}

@@ -22,11 +22,14 @@ import (
 	"github.com/nimbus-dev/nimbus/internal/substrate"
 )
 
-// TestMain lets the test binary serve as the oci driver's sandbox shim, as
-// the nimbus binary does.
+// TestMain lets the test binary serve as the oci driver's sandbox shim and
+// as the Runtime API proxy, as the nimbus binary does.
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == oci.ShimCommand {
 		os.Exit(oci.ShimMain(os.Args[2:]))
+	}
+	if len(os.Args) > 1 && os.Args[1] == ProxyCommand {
+		os.Exit(ProxyMain(os.Args[2:]))
 	}
 	os.Exit(m.Run())
 }
@@ -233,4 +236,16 @@ func eventually(tb testing.TB, d time.Duration, what string, ok func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// viaProxy is Options whose zip-packaged sandboxes reach the Runtime API
+// through the in-sandbox proxy (this test binary) instead of a network.
+func viaProxy(tb testing.TB, opts Options) Options {
+	tb.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	opts.RuntimeAPIProxy = exe
+	return opts
 }

@@ -62,7 +62,7 @@ type pyReply struct {
 
 func TestPythonColdThenWarm(t *testing.T) {
 	sink := &memorySink{}
-	p := ociPool(t, Options{LogSink: sink, LogFlush: 20 * time.Millisecond})
+	p := ociPool(t, viaProxy(t, Options{LogSink: sink, LogFlush: 20 * time.Millisecond}))
 	fn := function("py-hello", pythonRuntime(t), "app.handler", codeDir(t, map[string]string{"app.py": pythonHandler}))
 	fn.Environment = map[string]string{"MY_VAR": "mine", "AWS_REGION": "ignored"}
 
@@ -116,6 +116,11 @@ func TestPythonColdThenWarm(t *testing.T) {
 	if st := p.Stats(testAccount, testRegion, fn.Name, ""); st.Sandboxes != 1 || st.Idle != 1 {
 		t.Errorf("stats %+v; want one idle sandbox", st)
 	}
+	// Through the proxy the sandbox has no network of its own.
+	sbs, err := p.host.List(context.Background(), map[string]string{LabelFunction: fn.Name})
+	if err != nil || len(sbs) != 1 || sbs[0].Network != "" || sbs[0].IP.IsValid() {
+		t.Errorf("sandboxes %+v (%v); want one without a network", sbs, err)
+	}
 
 	// The sink gets the init line, both invocations framed, in order.
 	key := fn.LogGroup + " " + r1.Env["AWS_LAMBDA_LOG_STREAM_NAME"]
@@ -165,10 +170,14 @@ func TestNodeCommonJS(t *testing.T) {
 		}
 		pid = r.PID
 	}
+	sbs, err := p.host.List(context.Background(), map[string]string{LabelFunction: fn.Name})
+	if err != nil || len(sbs) != 1 || sbs[0].Network == "" || !sbs[0].IP.IsValid() {
+		t.Errorf("sandboxes %+v (%v); want one on the network", sbs, err)
+	}
 }
 
 func TestGoProvidedAL2023(t *testing.T) {
-	p := ociPool(t, Options{})
+	p := ociPool(t, viaProxy(t, Options{}))
 	fn := function("go-hello", "provided.al2023", "bootstrap", goHelloCode(t))
 	req := request(`{"message":"hi"}`)
 	req.InvokedARN = fn.ARN + ":live"
@@ -194,7 +203,7 @@ func TestGoProvidedAL2023(t *testing.T) {
 }
 
 func TestTimeoutKillsSandbox(t *testing.T) {
-	p := ociPool(t, Options{})
+	p := ociPool(t, viaProxy(t, Options{}))
 	fn := function("go-slow", "provided.al2023", "bootstrap", goHelloCode(t))
 	fn.Timeout = time.Second
 	mustInvoke(t, p, fn, request(`{}`)) // warm, so the timeout is the invocation's alone
@@ -224,7 +233,7 @@ func TestTimeoutKillsSandbox(t *testing.T) {
 }
 
 func TestCrashAndInitErrors(t *testing.T) {
-	p := ociPool(t, Options{})
+	p := ociPool(t, viaProxy(t, Options{}))
 	py := pythonRuntime(t)
 	fn := function("py-crash", py, "app.handler", codeDir(t, map[string]string{"app.py": pythonHandler}))
 	req := request(`{"op":"exit"}`)
@@ -261,7 +270,7 @@ func TestCrashAndInitErrors(t *testing.T) {
 }
 
 func TestOutOfMemory(t *testing.T) {
-	p := ociPool(t, Options{})
+	p := ociPool(t, viaProxy(t, Options{}))
 	fn := function("py-hog", pythonRuntime(t), "app.handler", codeDir(t, map[string]string{"app.py": pythonHandler}))
 	// 128 MB gets 72 thousandths of a CPU, as in Lambda: touching the
 	// memory takes seconds.
@@ -325,7 +334,7 @@ func TestConcurrencyThrottling(t *testing.T) {
 }
 
 func TestRevisionRetireAndReap(t *testing.T) {
-	p := ociPool(t, Options{KeepAlive: 700 * time.Millisecond})
+	p := ociPool(t, viaProxy(t, Options{KeepAlive: 700 * time.Millisecond}))
 	fn := function("go-rev", "provided.al2023", "bootstrap", goHelloCode(t))
 	if res := mustInvoke(t, p, fn, request(`{}`)); !res.ColdStart {
 		t.Fatal("first invoke not cold")
@@ -388,7 +397,7 @@ func TestSandboxReachesNoOtherHostPort(t *testing.T) {
 // TestPackageTypeImage runs a function packaged as an image from the
 // nimbus image store: gohello as the image's entrypoint, nothing else in it.
 func TestPackageTypeImage(t *testing.T) {
-	p := ociPool(t, Options{})
+	p := ociPool(t, viaProxy(t, Options{})) // images still join the network
 	bin, err := os.ReadFile(filepath.Join(goHelloCode(t), "bootstrap"))
 	if err != nil {
 		t.Fatal(err)

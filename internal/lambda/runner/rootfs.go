@@ -104,6 +104,15 @@ func buildHostRoot(dataDir string) (*hostRoot, error) {
 		}
 		r.mounts = append(r.mounts, substrate.Mount{Type: substrate.MountBind, Source: host, Destination: host, ReadOnly: true})
 	}
+	// Mount points of the Runtime API proxy and its socket.
+	for _, f := range []string{proxyBinary, proxySocket} {
+		if err := writeIfMissing(filepath.Join(r.dir, f), ""); err != nil {
+			return nil, fmt.Errorf("build sandbox root: %w", err)
+		}
+	}
+	if err := os.MkdirAll(r.socketDir(), 0o755); err != nil {
+		return nil, fmt.Errorf("build sandbox root: %w", err)
+	}
 	for name, content := range rootFiles {
 		if err := os.WriteFile(filepath.Join(r.dir, name), []byte(content), 0o644); err != nil {
 			return nil, fmt.Errorf("build sandbox root: %w", err)
@@ -174,3 +183,9 @@ func (r *hostRoot) runtimeFiles(rt lambdart.Runtime) (string, error) {
 	r.runtimes[rt.Name] = dir
 	return dir, nil
 }
+
+// socketDir holds the Unix sockets of proxied sandboxes' Runtime APIs.
+func (r *hostRoot) socketDir() string { return filepath.Join(filepath.Dir(r.dir), "rapi") }
+
+// socketPath is the Runtime API socket of one sandbox.
+func (r *hostRoot) socketPath(hexID string) string { return filepath.Join(r.socketDir(), hexID+".sock") }
