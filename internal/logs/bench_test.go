@@ -3,6 +3,7 @@ package logs
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -97,4 +98,34 @@ func BenchmarkFilterLogEvents(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkPutLogEventsConcurrent has 16 writers put batches of 100 events
+// to their own streams of one group, as the sandboxes of a busy Lambda
+// function do: group commit shares each fsync among them.
+func BenchmarkPutLogEventsConcurrent(b *testing.B) {
+	const batch = 100
+	f := newFixture(b)
+	f.group("g")
+	h, _ := f.logs.Service().Handler("PutLogEvents")
+	base := f.nowMs() - 3600*1000
+	var next atomic.Int64
+	b.SetParallelism(8)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		stream := fmt.Sprintf("s-%d", next.Add(1))
+		f.must("CreateLogStream", map[string]any{"logGroupName": "g", "logStreamName": stream})
+		for i := 0; pb.Next(); i++ {
+			evs := make([]any, batch)
+			for j := range evs {
+				evs[j] = map[string]any{"timestamp": base + int64(i), "message": "2026-11-28T12:00:00Z INFO request handled in 12 ms status=200 path=/api/v1/items"}
+			}
+			if _, err := h(f.ctx, map[string]any{"logGroupName": "g", "logStreamName": stream, "logEvents": evs}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
 }

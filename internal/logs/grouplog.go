@@ -65,7 +65,12 @@ type groupLog struct {
 	dir string
 	log *slog.Logger
 
-	appendMu sync.Mutex
+	// queueMu guards the group commit queue (see append).
+	queueMu    sync.Mutex
+	queue      []*pendingAppend
+	committing bool
+
+	appendMu sync.Mutex // serializes writes to the active segment
 
 	mu       sync.RWMutex
 	segments map[uint32]*segment
@@ -110,13 +115,26 @@ func openGroupLog(dir string, log *slog.Logger) (*groupLog, error) {
 // becomes the active one again, its torn tail (if any) truncated.
 func (g *groupLog) loadSegment(num uint32, last bool) error {
 	path := segmentPath(g.dir, num)
-	data, err := os.ReadFile(path)
+	seg := &segment{num: num, path: path, minTS: maxInt64, maxTS: minInt64}
+	// Sealed segments are indexed straight from their mapping; the last one
+	// is read onto the heap, where appends go on.
+	var data []byte
+	var err error
+	if last {
+		data, err = os.ReadFile(path)
+	} else {
+		data, err = mapFile(path)
+		seg.mapping = data
+	}
 	if err != nil {
+		if !last {
+			return err
+		}
 		return fmt.Errorf("read segment: %w", err)
 	}
-	seg := &segment{num: num, path: path, minTS: maxInt64, maxTS: minInt64}
 	if len(data) < len(segmentMagic) || string(data[:len(segmentMagic)]) != segmentMagic {
 		if !last {
+			seg.release()
 			return fmt.Errorf("segment %s: bad header", path)
 		}
 		// A crash between creating the file and syncing its header.
@@ -147,7 +165,7 @@ func (g *groupLog) loadSegment(num uint32, last bool) error {
 	seg.data = data[:off]
 	g.segments[num] = seg
 	if !last {
-		return seg.mapFile()
+		return nil
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND, 0)
 	if err != nil {
@@ -255,7 +273,23 @@ type inputEvent struct {
 
 var errLogClosed = errors.New("log group storage closed")
 
+// pendingAppend is one append waiting in the group commit queue.
+type pendingAppend struct {
+	stream uint64
+	events []inputEvent
+	buf    []byte // the encoded records
+	ingest int64
+	// wake is closed once the append is committed (committed, err set) or
+	// when the append is made the next leader.
+	wake      chan struct{}
+	committed bool
+	err       error
+}
+
 // append writes events of one stream and returns once they are durable.
+// Concurrent appends to a group share one write and fsync (group commit):
+// the first to arrive leads, committing every append queued meanwhile, and
+// hands the lead to the first one queued after it.
 func (g *groupLog) append(stream uint64, events []inputEvent, ingest int64) error {
 	if len(events) == 0 {
 		return nil
@@ -268,28 +302,92 @@ func (g *groupLog) append(stream uint64, events []inputEvent, ingest int64) erro
 	for _, e := range events {
 		buf = appendRecord(buf, recordEvent, stream, e.ts, ingest, e.msg)
 	}
+	p := &pendingAppend{stream: stream, events: events, buf: buf, ingest: ingest, wake: make(chan struct{})}
+	g.queueMu.Lock()
+	g.queue = append(g.queue, p)
+	lead := !g.committing
+	g.committing = true
+	g.queueMu.Unlock()
+	if !lead {
+		<-p.wake
+		if p.committed {
+			return p.err
+		}
+	}
+	g.queueMu.Lock()
+	batch := g.queue
+	g.queue = nil
+	g.queueMu.Unlock()
+	g.commit(batch, p)
+	g.queueMu.Lock()
+	var next *pendingAppend
+	if len(g.queue) > 0 {
+		next = g.queue[0]
+	} else {
+		g.committing = false
+	}
+	g.queueMu.Unlock()
+	if next != nil {
+		close(next.wake)
+	}
+	return p.err
+}
+
+// commit writes a batch of appends, syncs once and publishes them to
+// readers, then wakes every append of the batch but the leader's.
+func (g *groupLog) commit(batch []*pendingAppend, leader *pendingAppend) {
+	err := g.writeBatch(batch)
+	for _, q := range batch {
+		q.err, q.committed = err, true
+		if q != leader {
+			close(q.wake)
+		}
+	}
+}
+
+func (g *groupLog) writeBatch(batch []*pendingAppend) error {
 	g.appendMu.Lock()
 	defer g.appendMu.Unlock()
-	seg, err := g.segmentFor(len(buf), ingest)
+	size := 0
+	var ingest int64
+	for _, q := range batch {
+		size += len(q.buf)
+		ingest = max(ingest, q.ingest)
+	}
+	seg, err := g.segmentFor(size, ingest)
 	if err != nil {
 		return err
 	}
-	if err := seg.append(buf); err != nil {
+	for _, q := range batch {
+		if err = seg.write(q.buf); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = seg.sync()
+	}
+	if err != nil {
+		// What reached the file is unknown: start the next append in a
+		// fresh segment rather than after a partial record.
+		if serr := g.sealActive(); serr != nil {
+			g.log.Warn("sealing a log segment after a failed write", "err", serr)
+		}
 		return err
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	base := len(seg.data)
-	seg.data = append(seg.data, buf...)
-	idx := g.index(stream)
-	n := len(idx.entries)
-	off := base
-	for _, e := range events {
-		seg.noteEvent(e.ts, ingest)
-		idx.add(entry{ts: e.ts, ingest: ingest, seg: seg.num, off: uint32(off)})
-		off += recordHeaderSize + payloadFixedSize + len(e.msg)
+	for _, q := range batch {
+		off := len(seg.data)
+		seg.data = append(seg.data, q.buf...)
+		idx := g.index(q.stream)
+		n := len(idx.entries)
+		for _, e := range q.events {
+			seg.noteEvent(e.ts, q.ingest)
+			idx.add(entry{ts: e.ts, ingest: q.ingest, seg: seg.num, off: uint32(off)})
+			off += recordHeaderSize + payloadFixedSize + len(e.msg)
+		}
+		idx.entries = mergeTail(idx.entries, n)
 	}
-	idx.entries = mergeTail(idx.entries, n)
 	return nil
 }
 

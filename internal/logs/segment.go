@@ -99,8 +99,8 @@ func messageAt(data []byte, off uint32) []byte {
 type segment struct {
 	num    uint32
 	path   string
-	data   []byte   // the file's valid bytes: heap copy (active) or mapping (sealed)
-	mapped bool     // data is an mmap to release
+	data    []byte   // the file's valid bytes: heap copy (active) or within mapping (sealed)
+	mapping []byte   // the whole mmap of a sealed segment, to release
 	file   *os.File // open for append while active; nil once sealed
 	minTS  int64    // smallest event timestamp in the segment
 	maxTS  int64    // largest event timestamp in the segment
@@ -138,9 +138,20 @@ func createSegment(dir string, num uint32) (*segment, error) {
 
 // append writes encoded records and returns once they are on disk.
 func (s *segment) append(buf []byte) error {
+	if err := s.write(buf); err != nil {
+		return err
+	}
+	return s.sync()
+}
+
+func (s *segment) write(buf []byte) error {
 	if _, err := s.file.Write(buf); err != nil {
 		return fmt.Errorf("append to %s: %w", s.path, err)
 	}
+	return nil
+}
+
+func (s *segment) sync() error {
 	if err := s.file.Sync(); err != nil {
 		return fmt.Errorf("sync %s: %w", s.path, err)
 	}
@@ -160,18 +171,33 @@ func (s *segment) seal() error {
 }
 
 func (s *segment) mapFile() error {
-	f, err := os.Open(s.path)
+	m, err := mapFile(s.path)
 	if err != nil {
-		return fmt.Errorf("open segment: %w", err)
+		return err
+	}
+	s.data, s.mapping = m[:min(len(s.data), len(m))], m
+	return nil
+}
+
+// mapFile maps a whole file read-only.
+func mapFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open segment: %w", err)
 	}
 	defer f.Close()
-	size := len(s.data)
-	m, err := syscall.Mmap(int(f.Fd()), 0, size, syscall.PROT_READ, syscall.MAP_SHARED)
+	info, err := f.Stat()
 	if err != nil {
-		return fmt.Errorf("map segment %s: %w", s.path, err)
+		return nil, fmt.Errorf("stat segment: %w", err)
 	}
-	s.data, s.mapped = m, true
-	return nil
+	if info.Size() == 0 {
+		return []byte{}, nil
+	}
+	m, err := syscall.Mmap(int(f.Fd()), 0, int(info.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("map segment %s: %w", path, err)
+	}
+	return m, nil
 }
 
 // release closes and unmaps the segment; data must not be used afterwards.
@@ -181,12 +207,12 @@ func (s *segment) release() error {
 		err = s.file.Close()
 		s.file = nil
 	}
-	if s.mapped {
-		if uerr := syscall.Munmap(s.data); uerr != nil && err == nil {
+	if len(s.mapping) > 0 {
+		if uerr := syscall.Munmap(s.mapping); uerr != nil && err == nil {
 			err = uerr
 		}
-		s.mapped = false
 	}
+	s.mapping = nil
 	s.data = nil
 	return err
 }
