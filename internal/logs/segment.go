@@ -97,16 +97,16 @@ func messageAt(data []byte, off uint32) []byte {
 // of its bytes on the heap and its file open for appending; a sealed one is
 // memory-mapped read-only.
 type segment struct {
-	num    uint32
-	path   string
+	num     uint32
+	path    string
 	data    []byte   // the file's valid bytes: heap copy (active) or within mapping (sealed)
 	mapping []byte   // the whole mmap of a sealed segment, to release
-	file   *os.File // open for append while active; nil once sealed
-	minTS  int64    // smallest event timestamp in the segment
-	maxTS  int64    // largest event timestamp in the segment
-	events int      // event records
-	live   int      // event records of streams not dropped
-	opened int64    // ingestion time of its first record, for rotation by age
+	file    *os.File // open for append while active; nil once sealed
+	minTS   int64    // smallest event timestamp in the segment
+	maxTS   int64    // largest event timestamp in the segment
+	events  int      // event records
+	live    int      // event records of streams not dropped
+	opened  int64    // ingestion time of its first record, for rotation by age
 }
 
 func segmentPath(dir string, num uint32) string {
