@@ -30,6 +30,12 @@ import (
 
 const account = "000000000000"
 
+// The directory plugs into the edge as its credentials source and authorizer.
+var (
+	_ edge.Authorizer    = (*iam.Authorizer)(nil)
+	_ credentials.Source = (*iam.IAM)(nil)
+)
+
 // serve runs the edge over IAM, STS and EC2 wired as internal/server
 // should wire them: IAM's directory in the credentials chain and as the
 // authorizer.
