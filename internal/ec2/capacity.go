@@ -91,8 +91,10 @@ func (in *instance) holdsCapacity() bool {
 }
 
 // regionLoad reads, in tx, what every account's instances hold of a
-// region's capacity and the spot instances that could give theirs back
-// (those not already being interrupted), newest first.
+// region's capacity and the spot instances that could give theirs back,
+// newest first. Spot instances already being interrupted hold nothing: their
+// room went to the launch that reclaimed it (the host is overcommitted by
+// them for the warning period).
 func regionLoad(tx store.Tx, reg string) (capacityUse, []*instance, error) {
 	var use capacityUse
 	var spot []*instance
@@ -104,10 +106,14 @@ func regionLoad(tx store.Tx, reg string) (capacityUse, []*instance, error) {
 		if inst.Region != reg || !inst.holdsCapacity() {
 			return nil
 		}
+		if inst.Spot != nil && !inst.Spot.InterruptAt.IsZero() {
+			// Its room was given to the launch that reclaimed it.
+			return nil
+		}
 		use.VCPUs += inst.VCPUs
 		use.MemoryMiB += inst.MemoryMiB
 		use.GPUs += inst.GPUs
-		if inst.Spot != nil && inst.Spot.InterruptAt.IsZero() {
+		if inst.Spot != nil {
 			spot = append(spot, &inst)
 		}
 		return nil

@@ -359,3 +359,23 @@ func TestOpenSpotRequestFulfilledWhenRoomFrees(t *testing.T) {
 		return r.State == "active" && r.InstanceId != first
 	})
 }
+
+func TestReclaimedRoomIsNotReclaimedTwice(t *testing.T) {
+	h := newInstanceHarness(t, func(h *instanceHarness) {
+		smallRegion(h)
+		h.spotWarning = time.Hour // the notice period outlasts the test
+	})
+	spot := h.run(&runInstancesInput{InstanceType: "t3.small", MinCount: 2, MaxCount: 2,
+		InstanceMarketOptions: &instanceMarketOptionsRequest{MarketType: "spot"}})
+	// Each on-demand launch reclaims one spot instance; a third finds none
+	// left to reclaim.
+	h.run(&runInstancesInput{InstanceType: "t3.small"})
+	h.run(&runInstancesInput{InstanceType: "t3.small"})
+	_, err := h.e.runInstances(h.ctx, &runInstancesInput{ImageId: h.amiID, InstanceType: "t3.small", MinCount: 1, MaxCount: 1})
+	wantErr(t, err, "InsufficientInstanceCapacity")
+	for _, i := range spot.Instances {
+		if r := h.record(i.InstanceId); r.Spot.InterruptAt.IsZero() {
+			t.Errorf("spot instance %s was not scheduled for interruption", i.InstanceId)
+		}
+	}
+}
