@@ -1,7 +1,9 @@
-// Package ec2 serves Amazon EC2 over the ec2 query protocol. This first part
-// answers regions and availability zones and manages key pairs; instances,
-// images, security groups and volumes join in later issues, each in a file of
-// its own.
+// Package ec2 serves Amazon EC2 over the ec2 query protocol: regions, key
+// pairs, images, instance types, instances (run by InstanceController over
+// the compute substrate), security groups, VPCs, EBS volumes and snapshots,
+// spot instances and requests, each resource family in files of its own.
+// Launches are bounded by a per-region capacity (capacity.go), and every
+// run interval of an instance leaves a usage record for billing (usage.go).
 package ec2
 
 import (
