@@ -129,3 +129,39 @@ func BenchmarkPutLogEventsConcurrent(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
 }
+
+// BenchmarkReopenGroup measures what a restart costs a group of one million
+// events: reading its segments and rebuilding the stream indexes, on the
+// first request that touches it.
+func BenchmarkReopenGroup(b *testing.B) {
+	const total = 1000000
+	f := newFixture(b)
+	start := f.now().Add(-time.Hour)
+	for off := 0; off < total; off += 10000 {
+		batch := make([]Event, 10000)
+		for i := range batch {
+			batch[i] = Event{Timestamp: start.Add(time.Duration(off+i) * time.Millisecond),
+				Message: fmt.Sprintf("2026-11-28T12:00:00Z INFO request %d handled in 12 ms status=200", off+i)}
+		}
+		if err := f.logs.Ingest(context.Background(), testAccount, testRegion, "g", fmt.Sprintf("s-%d", off%7), batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	id := f.storageID("g")
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		es := newEventStore(f.logs.events.root, f.logs.log)
+		g, err := es.group(id)
+		if err != nil {
+			b.Fatal(err)
+		}
+		events := 0
+		for _, s := range g.streams {
+			events += len(s.entries)
+		}
+		if events != total {
+			b.Fatalf("reopened %d events, want %d", events, total)
+		}
+		es.close()
+	}
+}
