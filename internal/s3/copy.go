@@ -3,9 +3,11 @@ package s3
 import (
 	"context"
 	"crypto/md5"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 
 	"github.com/nimbus-dev/nimbus/internal/store"
@@ -49,22 +51,20 @@ func (a *API) copyObject(ctx context.Context, in map[string]any) (any, error) {
 	if err := checkKey(key); err != nil {
 		return nil, err
 	}
-	src, srcBucket, err := a.sourceRecord(ctx, in)
+	src, srcBucket, name, err := a.linkSource(ctx, in)
 	if err != nil {
 		return nil, err
 	}
 	replaceMeta := str(in, "MetadataDirective") == "REPLACE"
 	replaceTags := str(in, "TaggingDirective") == "REPLACE"
 	if srcBucket == bucket && src.Key == key && !replaceMeta {
+		a.blobs.remove(name)
 		return nil, s3Error(http.StatusBadRequest, "InvalidRequest",
 			"This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
 	}
 	if _, err := a.viewBucket(ctx, bucket); err != nil {
+		a.blobs.remove(name)
 		return nil, err
-	}
-	name, err := a.blobs.link(src.File)
-	if err != nil {
-		return nil, errInternal(err, "copy object")
 	}
 	rec := src
 	rec.Key, rec.File, rec.LastModified, rec.Owner = key, name, now(), caller(ctx)
@@ -90,6 +90,25 @@ func (a *API) copyObject(ctx context.Context, in map[string]any) (any, error) {
 		return nil, err
 	}
 	return map[string]any{"CopyObjectResult": map[string]any{"ETag": rec.ETag, "LastModified": rec.LastModified}}, nil
+}
+
+// linkSource reads the copy source and links its blob under a new name. A
+// write may replace the source and remove its blob between the two; the
+// record is then read again.
+func (a *API) linkSource(ctx context.Context, in map[string]any) (objectRecord, string, string, error) {
+	for attempt := 0; ; attempt++ {
+		src, srcBucket, err := a.sourceRecord(ctx, in)
+		if err != nil {
+			return src, "", "", err
+		}
+		name, err := a.blobs.link(src.File)
+		if err == nil {
+			return src, srcBucket, name, nil
+		}
+		if !errors.Is(err, os.ErrNotExist) || attempt == 3 {
+			return src, "", "", errInternal(err, "copy object")
+		}
+	}
 }
 
 func (a *API) blobMD5(name string) ([]byte, error) {

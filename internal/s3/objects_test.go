@@ -436,3 +436,38 @@ func TestTrailingChecksumOverTLS(t *testing.T) {
 		t.Fatalf("CompleteMultipartUpload over TLS: %v", err)
 	}
 }
+
+// TestReadWhileOverwritten: a GET that has begun keeps reading the version
+// it opened while a PUT replaces the object and its blob is removed.
+func TestReadWhileOverwritten(t *testing.T) {
+	f := newFixture(t)
+	c := f.client("test", func(o *s3.Options) { o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired })
+	createBucket(t, c, "overwrite")
+	v1, v2 := randomBytes(8<<20), randomBytes(8<<20+1)
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("overwrite"), Key: aws.String("k"), Body: bytes.NewReader(v1)}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("overwrite"), Key: aws.String("k")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Body.Close()
+	head := make([]byte, 1000)
+	if _, err := io.ReadFull(out.Body, head); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("overwrite"), Key: aws.String("k"), Body: bytes.NewReader(v2)}); err != nil {
+		t.Fatal(err)
+	}
+	if n := countBlobs(t, f); n != 1 {
+		t.Fatalf("%d blobs after the overwrite, want 1: the old one should be unlinked", n)
+	}
+	rest, err := io.ReadAll(out.Body)
+	if err != nil || !bytes.Equal(append(head, rest...), v1) {
+		t.Fatalf("the GET begun before the overwrite read %d bytes (%v), not the old version", len(head)+len(rest), err)
+	}
+	got, _ := getBody(t, c, &s3.GetObjectInput{Bucket: aws.String("overwrite"), Key: aws.String("k")})
+	if !bytes.Equal(got, v2) {
+		t.Fatal("a GET after the overwrite did not read the new version")
+	}
+}
