@@ -13,8 +13,11 @@ import (
 // ErrUnknownKey means no principal owns the access key.
 var ErrUnknownKey = errors.New("unknown access key")
 
-// ErrInactiveKey means the key exists but is disabled or expired.
+// ErrInactiveKey means the key exists but is disabled.
 var ErrInactiveKey = errors.New("inactive access key")
+
+// ErrExpiredToken means temporary credentials whose time is up.
+var ErrExpiredToken = errors.New("expired session credentials")
 
 // Credential is a secret and who it belongs to.
 type Credential struct {

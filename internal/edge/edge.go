@@ -246,6 +246,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, call *identity.Ca
 	default:
 		cred, err := s.opts.Credentials.Lookup(r.Context(), auth.AccessKey)
 		if err != nil {
+			if errors.Is(err, credentials.ErrExpiredToken) {
+				return e, op, sigv4.ErrExpiredToken
+			}
 			if errors.Is(err, credentials.ErrUnknownKey) || errors.Is(err, credentials.ErrInactiveKey) {
 				return e, op, sigv4.ErrUnknownAccessKey
 			}

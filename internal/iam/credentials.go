@@ -13,12 +13,11 @@ import (
 )
 
 // ExpiredToken is the error Lookup returns for temporary credentials past
-// their expiration. It unwraps to credentials.ErrInactiveKey, so an edge
-// that only knows the credentials sentinels still refuses the request; an
-// edge that passes *awserr.Error through answers AWS's ExpiredToken.
+// their expiration. It unwraps to credentials.ErrExpiredToken, which the
+// edge answers with each protocol's own expired-token error.
 func ExpiredToken() *awserr.Error {
 	return &awserr.Error{Kind: awserr.AuthFailure, Code: "ExpiredToken", Status: http.StatusForbidden,
-		Message: "The security token included in the request is expired", Err: credentials.ErrInactiveKey}
+		Message: "The security token included in the request is expired", Err: credentials.ErrExpiredToken}
 }
 
 // Lookup implements credentials.Source for IAM users' access keys (AKIA...)

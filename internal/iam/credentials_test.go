@@ -156,8 +156,8 @@ func TestAssumeRoleRoundTripAndExpiry(t *testing.T) {
 	h.clock.advance(30 * time.Minute)
 	_, err = h.iam.Lookup(context.Background(), creds.AccessKeyID)
 	wantCode(t, err, "ExpiredToken", 403)
-	if !errors.Is(err, credentials.ErrInactiveKey) {
-		t.Error("ExpiredToken does not unwrap to credentials.ErrInactiveKey")
+	if !errors.Is(err, credentials.ErrExpiredToken) {
+		t.Error("ExpiredToken does not unwrap to credentials.ErrExpiredToken")
 	}
 	// Only the first session (30 minutes) has expired; the two one-hour ones live on.
 	n, err := h.iam.PurgeExpiredSessions(context.Background())

@@ -19,6 +19,7 @@ import (
 	"github.com/nimbus-dev/nimbus/internal/credentials"
 	"github.com/nimbus-dev/nimbus/internal/ec2"
 	"github.com/nimbus-dev/nimbus/internal/edge"
+	"github.com/nimbus-dev/nimbus/internal/iam"
 	"github.com/nimbus-dev/nimbus/internal/imds"
 	"github.com/nimbus-dev/nimbus/internal/metrics"
 	"github.com/nimbus-dev/nimbus/internal/network"
@@ -42,6 +43,7 @@ type Server struct {
 	// sweepers), run until closeAll; metadata serves IMDS to instance
 	// sandboxes where the host has networking.
 	workers  workers
+	iam      *iam.IAM // users, roles, policies: credentials and authorization
 	metadata *network.MetadataServer
 	services []*service.Service
 	edge     *edge.Server
@@ -77,7 +79,13 @@ func New(ctx context.Context, cfg *config.Config, version string, log *slog.Logg
 		s.closeAll()
 		return nil, err
 	}
-	stsSvc, err := sts.New()
+	s.iam = iam.New(iam.Options{Store: st})
+	iamSvc, err := s.iam.Service()
+	if err != nil {
+		s.closeAll()
+		return nil, err
+	}
+	stsSvc, err := sts.New(sts.WithIAM(s.iam))
 	if err != nil {
 		s.closeAll()
 		return nil, err
@@ -91,11 +99,13 @@ func New(ctx context.Context, cfg *config.Config, version string, log *slog.Logg
 		s.closeAll()
 		return nil, err
 	}
-	s.services = []*service.Service{stsSvc, ec2Svc}
+	s.services = []*service.Service{stsSvc, iamSvc, ec2Svc}
+	s.workers.start(ctx, log, "IAM session purge", s.purgeSessions)
 	reg := metrics.New()
 	s.edge, err = edge.New(edge.Options{
 		Services:    s.services,
-		Credentials: credentials.Root(cfg.AccountID, cfg.RootAccessKey, cfg.RootSecretKey),
+		Credentials: credentials.Chain{credentials.Root(cfg.AccountID, cfg.RootAccessKey, cfg.RootSecretKey), s.iam},
+		Authorizer:  s.iam.Authorizer(),
 		AnyAuth:     cfg.Auth == config.AuthAny,
 		Account:     cfg.AccountID,
 		Regions:     regions,
@@ -163,6 +173,23 @@ func (s *Server) startInstances(ctx context.Context, regions *region.Catalog) er
 	}
 	s.workers.start(ctx, s.log, "EC2 instance controller", ctrl.Run)
 	return nil
+}
+
+// purgeSessions frees the records of expired STS sessions now and then;
+// expired credentials are refused whether or not they were purged.
+func (s *Server) purgeSessions(ctx context.Context) error {
+	tick := time.NewTicker(10 * time.Minute)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+			if _, err := s.iam.PurgeExpiredSessions(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("purge expired STS sessions", "err", err)
+			}
+		}
+	}
 }
 
 // closeAll stops the instance controller and the metadata server, releases
