@@ -198,7 +198,12 @@ func (c jsonComparison) eval(msg []byte) bool {
 	if v.kind != 's' && v.kind != 'n' {
 		return false
 	}
-	eq := wildcardMatch(c.str, string(v.str))
+	var eq bool
+	if strings.Contains(c.str, "*") {
+		eq = wildcardMatch(c.str, string(v.str))
+	} else {
+		eq = string(v.str) == c.str // compared without converting (allocating)
+	}
 	switch c.op {
 	case "=":
 		return eq
