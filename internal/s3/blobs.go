@@ -78,10 +78,15 @@ func copyHashed(f *os.File, r io.Reader, hashes []hash.Hash) (int64, error) {
 				h.Write(chunk)
 			}
 		}()
-		go func() {
+		go func(off int64) {
 			defer wg.Done()
-			_, werr = f.Write(chunk)
-		}()
+			if _, werr = f.Write(chunk); werr == nil {
+				// Start writeback now, so the final fdatasync finds
+				// the disk already busy with most of the object rather
+				// than all of it; a hint, so its failure is ignored.
+				_ = unix.SyncFileRange(int(f.Fd()), off, int64(len(chunk)), unix.SYNC_FILE_RANGE_WRITE)
+			}
+		}(total)
 		var nextN int
 		nextErr := rerr
 		if rerr == nil {
