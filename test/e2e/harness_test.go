@@ -187,3 +187,8 @@ func (n *Nimbus) cli(t *testing.T, out any, args ...string) (string, error) {
 	}
 	return stderr.String(), nil
 }
+
+// staticSession is a credentials provider for temporary credentials.
+func staticSession(key, secret, token string) aws.CredentialsProvider {
+	return credentials.NewStaticCredentialsProvider(key, secret, token)
+}
