@@ -93,7 +93,8 @@ type launchRequest struct {
 
 // launchVolume is one BlockDeviceMappings entry that makes a volume.
 type launchVolume struct {
-	Device              string
+	Device string
+	// Shape is as the mapping asks, before the type's defaults.
 	Shape               volumeShape
 	SnapshotId          string
 	Encrypted           bool
@@ -178,12 +179,14 @@ func (e *EC2) storeLaunch(tx store.Tx, req *launchRequest, launched []*instance,
 			inst.PrivateIpAddress = subnetAddress(inst.SubnetCIDR, n)
 		}
 		for _, lv := range req.volumes {
-			v := &volume{Schema: volumeSchema, VolumeId: newID("vol"), OwnerId: inst.OwnerId, Region: inst.Region,
-				AvailabilityZone: inst.AvailabilityZone, Size: lv.Shape.Size, VolumeType: lv.Shape.Type, Iops: lv.Shape.Iops,
-				Throughput: lv.Shape.Throughput, Encrypted: lv.Encrypted, SnapshotId: lv.SnapshotId, State: volumeCreating,
-				CreateTime: now, Tags: append([]Tag{}, req.volumeTags...),
-				Attachment: &volumeAttachment{InstanceId: inst.InstanceId, Device: lv.Device, State: attachAttaching,
-					AttachTime: now, DeleteOnTermination: lv.DeleteOnTermination}}
+			v, err := newVolume(tx, inst.OwnerId, inst.Region, inst.AvailabilityZone, lv.Shape.Type, lv.Shape.Size,
+				lv.Shape.Iops, lv.Shape.Throughput, lv.SnapshotId, lv.Encrypted)
+			if err != nil {
+				return err
+			}
+			v.CreateTime, v.Tags = now, append([]Tag{}, req.volumeTags...)
+			v.Attachment = &volumeAttachment{InstanceId: inst.InstanceId, Device: lv.Device, State: attachAttaching,
+				AttachTime: now, DeleteOnTermination: lv.DeleteOnTermination}
 			if _, err := tx.Create(v.key(), v); err != nil {
 				return err
 			}
@@ -344,19 +347,25 @@ func (req *launchRequest) blockDevices(bdms []blockDeviceMappingRequest) error {
 		if err := validDevice(bdm.DeviceName); err != nil {
 			return err
 		}
-		if ebs.SnapshotId != "" {
-			return awserr.New(awserr.NotImplemented, "UnsupportedOperation",
-				"nimbus does not create volumes from snapshots in BlockDeviceMappings yet; use CreateVolume and AttachVolume.")
-		}
-		if ebs.VolumeSize == 0 {
+		lv := launchVolume{Device: bdm.DeviceName, Encrypted: ebs.Encrypted, DeleteOnTermination: true, SnapshotId: ebs.SnapshotId}
+		switch {
+		case ebs.SnapshotId != "":
+			// The snapshot's size and existence are checked in the launch's
+			// transaction (storeLaunch, through newVolume).
+			if err := checkSnapshotID(ebs.SnapshotId); err != nil {
+				return err
+			}
+			lv.Shape = volumeShape{Type: ebs.VolumeType, Size: ebs.VolumeSize, Iops: ebs.Iops, Throughput: ebs.Throughput}
+		case ebs.VolumeSize == 0:
 			return awserr.New(awserr.MissingParameter, "MissingParameter",
 				"The request must contain the parameter size or snapshotId for device %s", bdm.DeviceName)
+		default:
+			if _, err := resolveVolumeShape(ebs.VolumeType, ebs.VolumeSize, ebs.Iops, ebs.Throughput); err != nil {
+				return err
+			}
+			// As asked: newVolume applies the type's defaults.
+			lv.Shape = volumeShape{Type: ebs.VolumeType, Size: ebs.VolumeSize, Iops: ebs.Iops, Throughput: ebs.Throughput}
 		}
-		shape, err := resolveVolumeShape(ebs.VolumeType, ebs.VolumeSize, ebs.Iops, ebs.Throughput)
-		if err != nil {
-			return err
-		}
-		lv := launchVolume{Device: bdm.DeviceName, Shape: shape, Encrypted: ebs.Encrypted, DeleteOnTermination: true}
 		if ebs.DeleteOnTermination != nil {
 			lv.DeleteOnTermination = *ebs.DeleteOnTermination
 		}

@@ -424,6 +424,16 @@ func TestSnapshots(t *testing.T) {
 	if info, err := h.host.Volumes().Inspect(context.Background(), restored.VolumeId); err != nil || info.SizeBytes != 2<<30 {
 		t.Errorf("restored image = %+v, %v", info, err)
 	}
+	// A launch makes volumes from snapshots too.
+	_, err = h.e.runInstances(h.ctx, &runInstancesInput{ImageId: h.amiID, MinCount: 1, MaxCount: 1,
+		BlockDeviceMappings: []blockDeviceMappingRequest{{DeviceName: "/dev/sdf", Ebs: &ebsRequest{SnapshotId: "snap-0123456789abcdef0"}}}})
+	wantErr(t, err, "InvalidSnapshot.NotFound")
+	launched := h.run(&runInstancesInput{BlockDeviceMappings: []blockDeviceMappingRequest{
+		{DeviceName: "/dev/sdf", Ebs: &ebsRequest{SnapshotId: snap.SnapshotId}}}}).Instances[0]
+	fromSnap := h.describeVolume(launched.BlockDeviceMappings[1].Ebs.VolumeId)
+	if fromSnap.Size != 1 || fromSnap.SnapshotId != snap.SnapshotId || fromSnap.Attachments[0].InstanceId != launched.InstanceId {
+		t.Errorf("volume launched from a snapshot = %+v", fromSnap)
+	}
 	if _, err := h.e.deleteSnapshot(h.ctx, &deleteSnapshotInput{SnapshotId: snap.SnapshotId}); err != nil {
 		t.Fatal(err)
 	}
