@@ -178,7 +178,6 @@ func (g *groupLog) loadSegment(num uint32, last bool) error {
 		}
 	}
 	seg.file = f
-	seg.opened = time.Now().UnixMilli()
 	g.active = seg
 	return nil
 }
