@@ -98,7 +98,8 @@ func (in *instance) holdsCapacity() bool {
 func regionLoad(tx store.Tx, reg string) (capacityUse, []*instance, error) {
 	var use capacityUse
 	var spot []*instance
-	err := tx.List(store.Query{Kind: kindInstance, AllAccounts: true, Region: reg}, func(o store.Object) error {
+	q := store.Query{Kind: kindInstance, AllAccounts: true, Region: reg, Index: indexCapacity, IndexValue: "held"}
+	err := tx.List(q, func(o store.Object) error {
 		var inst instance
 		if err := o.Decode(&inst); err != nil {
 			return err

@@ -92,13 +92,21 @@ type instance struct {
 	Boots int
 }
 
-// StoreIndexes finds instances by client token, for idempotent launches.
+// StoreIndexes finds instances by client token, for idempotent launches,
+// and those holding capacity, so a launch's capacity check reads only them.
 func (in *instance) StoreIndexes() []store.IndexValue {
-	if in.ClientToken == "" {
-		return nil
+	var out []store.IndexValue
+	if in.ClientToken != "" {
+		out = append(out, store.IndexValue{Name: "client-token", Value: in.ClientToken})
 	}
-	return []store.IndexValue{{Name: "client-token", Value: in.ClientToken}}
+	if in.holdsCapacity() {
+		out = append(out, store.IndexValue{Name: indexCapacity, Value: "held"})
+	}
+	return out
 }
+
+// indexCapacity indexes the instances that hold their region's capacity.
+const indexCapacity = "capacity"
 
 func (in *instance) key() store.Key {
 	return store.Key{Account: in.OwnerId, Region: in.Region, Kind: kindInstance, ID: in.InstanceId}
