@@ -61,6 +61,15 @@ func DefaultCapacity() Capacity {
 	return c
 }
 
+// regionCapacity is each region's capacity: the configured one, or
+// DefaultCapacity for an EC2 built without setCapacity.
+func (e *EC2) regionCapacity() Capacity {
+	if e.capacity == (Capacity{}) {
+		return DefaultCapacity()
+	}
+	return e.capacity
+}
+
 // capacityUse is what instances hold of a region's capacity.
 type capacityUse struct {
 	VCPUs     int
@@ -146,7 +155,7 @@ func (e *EC2) admit(tx store.Tx, reg string, t instanceTypeInfo, minCount, maxCo
 	}
 	fits := func(u capacityUse, n int) bool {
 		u.add(t, n)
-		return u.within(e.capacity)
+		return u.within(e.regionCapacity())
 	}
 	best := func(u capacityUse) int {
 		for n := maxCount; n >= minCount && n > 0; n-- {
@@ -190,13 +199,17 @@ func insufficientCapacity(typ, zone string) error {
 // warning period and writes them back in tx; the controller carries the
 // interruption out at that time and IMDS shows the notice until then.
 func (e *EC2) scheduleInterruptions(tx store.Tx, victims []*instance, now time.Time) error {
+	warning := e.spotWarning
+	if warning <= 0 {
+		warning = 2 * time.Minute
+	}
 	for _, v := range victims {
 		var cur instance
 		meta, err := tx.Get(v.key(), &cur)
 		if err != nil {
 			return err
 		}
-		cur.Spot.InterruptAt = now.Add(e.spotWarning)
+		cur.Spot.InterruptAt = now.Add(warning)
 		if _, err := tx.Put(cur.key(), &cur, meta.Version); err != nil {
 			return err
 		}

@@ -132,7 +132,7 @@ func (e *EC2) startInstances(ctx context.Context, in *instanceIDsInput) (*startI
 			starting.MemoryMiB += inst.MemoryMiB
 			starting.GPUs += inst.GPUs
 			total := capacityUse{VCPUs: load.VCPUs + starting.VCPUs, MemoryMiB: load.MemoryMiB + starting.MemoryMiB, GPUs: load.GPUs + starting.GPUs}
-			if !total.within(e.capacity) {
+			if !total.within(e.regionCapacity()) {
 				return "", insufficientCapacity(inst.InstanceType, inst.AvailabilityZone)
 			}
 			inst.Force = false
