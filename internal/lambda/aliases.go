@@ -164,7 +164,7 @@ func (a *API) getAlias(ctx context.Context, in *aliasInput) (*aliasConfiguration
 	}
 	al, ok := f.Aliases[in.Name]
 	if !ok {
-		return nil, errAliasNotFound(account, region, f.Name, in.Name)
+		return nil, errNotFound("Cannot find alias arn: %s", qualifiedARN(account, region, f.Name, in.Name))
 	}
 	return aliasOutput(account, region, f.Name, al), nil
 }
@@ -176,13 +176,14 @@ func (a *API) deleteAlias(ctx context.Context, in *aliasInput) (*struct{}, error
 		return nil, err
 	}
 	_, err = a.modifyFunction(ctx, ref, func(_ store.Tx, f *functionRecord) error {
-		if _, ok := f.Aliases[in.Name]; !ok {
-			return errAliasNotFound(account, region, f.Name, in.Name)
+		// Lambda answers 204 for an alias that is not there, and keeps a
+		// URL config made for the alias (it answers errors until an alias
+		// of that name exists again).
+		if _, ok := f.Aliases[in.Name]; ok {
+			delete(f.Aliases, in.Name)
+			delete(f.Policies, in.Name)
+			delete(f.EventConfigs, in.Name)
 		}
-		delete(f.Aliases, in.Name)
-		delete(f.Policies, in.Name)
-		delete(f.EventConfigs, in.Name)
-		delete(f.URLs, in.Name)
 		return nil
 	})
 	if err != nil {

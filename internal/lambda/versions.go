@@ -59,7 +59,7 @@ func (a *API) publishVersion(ctx context.Context, in *publishVersionInput) (*fun
 			return err
 		}
 		if in.CodeSha256 != "" && in.CodeSha256 != f.Latest.CodeSha256 {
-			return errInvalidParameter("CodeSHA256 (%s) is different from current CodeSHA256 in $LATEST (%s). Please try again with the current CodeSHA256.",
+			return errInvalidParameter("CodeSHA256 (%s) is different from current CodeSHA256 in $LATEST (%s). Please try again with the CodeSHA256 in $LATEST.",
 				in.CodeSha256, f.Latest.CodeSha256)
 		}
 		f.publish(in.Description, now)

@@ -146,6 +146,12 @@ func TestAliases(t *testing.T) {
 	}
 	_, err = h.client.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String("al"), Name: aws.String("beta")})
 	wantAPIError(t, err, "ResourceNotFoundException", 404)
+	// Deleting an alias that is not there succeeds, as Lambda's does.
+	if _, err := h.client.DeleteAlias(ctx, &lambda.DeleteAliasInput{FunctionName: aws.String("al"), Name: aws.String("beta")}); err != nil {
+		t.Errorf("deleting a missing alias: %v", err)
+	}
+	_, err = h.client.UpdateAlias(ctx, &lambda.UpdateAliasInput{FunctionName: aws.String("al"), Name: aws.String("beta"), FunctionVersion: aws.String("1")})
+	wantAPIError(t, err, "ResourceNotFoundException", 404)
 	// GetFunction by alias answers with the alias's version.
 	cfg, err := h.client.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("al"), Qualifier: aws.String("live")})
 	if err != nil || aws.ToString(cfg.Version) != "1" {
