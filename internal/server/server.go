@@ -21,6 +21,7 @@ import (
 	"github.com/nimbus-dev/nimbus/internal/edge"
 	"github.com/nimbus-dev/nimbus/internal/iam"
 	"github.com/nimbus-dev/nimbus/internal/imds"
+	"github.com/nimbus-dev/nimbus/internal/logs"
 	"github.com/nimbus-dev/nimbus/internal/metrics"
 	"github.com/nimbus-dev/nimbus/internal/network"
 	"github.com/nimbus-dev/nimbus/internal/region"
@@ -44,6 +45,7 @@ type Server struct {
 	// sandboxes where the host has networking.
 	workers  workers
 	iam      *iam.IAM // users, roles, policies: credentials and authorization
+	logs     *logs.Logs
 	metadata *network.MetadataServer
 	services []*service.Service
 	edge     *edge.Server
@@ -99,7 +101,13 @@ func New(ctx context.Context, cfg *config.Config, version string, log *slog.Logg
 		s.closeAll()
 		return nil, err
 	}
-	s.services = []*service.Service{stsSvc, iamSvc, ec2Svc}
+	s.logs, err = logs.New(logs.Options{Store: st, DataDir: cfg.DataDir, Logger: log})
+	if err != nil {
+		s.closeAll()
+		return nil, err
+	}
+	s.workers.start(ctx, log, "CloudWatch Logs retention", s.logs.Run)
+	s.services = []*service.Service{stsSvc, iamSvc, ec2Svc, s.logs.Service()}
 	s.workers.start(ctx, log, "IAM session purge", s.purgeSessions)
 	reg := metrics.New()
 	s.edge, err = edge.New(edge.Options{
@@ -198,6 +206,10 @@ func (s *Server) purgeSessions(ctx context.Context) error {
 func (s *Server) closeAll() error {
 	var err error
 	s.workers.stop()
+	if s.logs != nil {
+		err = s.logs.Close()
+		s.logs = nil
+	}
 	if s.metadata != nil {
 		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		err = s.metadata.Close(closeCtx)
