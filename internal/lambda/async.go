@@ -194,7 +194,7 @@ func (a *API) deliver(ctx context.Context, key store.Key, ev *asyncEvent) {
 		return
 	}
 	res, err := a.invoker.Invoke(ctx, a.runnerFunction(t), &runner.Request{
-		RequestID: ev.RequestID, Payload: ev.Payload, InvokedARN: ev.InvokedARN,
+		RequestID: ev.RequestID, Payload: ev.Payload, InvokedARN: ev.InvokedARN, TraceID: newTraceID(now),
 	})
 	switch {
 	case ctx.Err() != nil:

@@ -2,9 +2,12 @@ package lambda
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/nimbus-dev/nimbus/internal/identity"
@@ -161,7 +164,7 @@ func (a *API) invoke(ctx context.Context, in *invokeInput) (*invokeOutput, error
 		return &invokeOutput{StatusCode: 202}, nil
 	}
 	res, err := a.invoker.Invoke(ctx, a.runnerFunction(t), &runner.Request{
-		RequestID: requestID, Payload: payload, InvokedARN: t.invokedARN,
+		RequestID: requestID, Payload: payload, InvokedARN: t.invokedARN, TraceID: newTraceID(a.now()),
 		ClientContext: in.ClientContext, Tail: in.LogType == "Tail",
 	})
 	if err != nil {
@@ -188,4 +191,13 @@ func invokeError(err error, name string) error {
 		return errThrottled(te.Reason)
 	}
 	return errInternal(err, "invoke %s", name)
+}
+
+// newTraceID is an X-Ray trace header for an invocation, which Lambda
+// passes to the runtime even when tracing is off (Sampled=0).
+func newTraceID(now time.Time) string {
+	var b [20]byte
+	rand.Read(b[:])
+	h := hex.EncodeToString(b[:])
+	return fmt.Sprintf("Root=1-%08x-%s;Parent=%s;Sampled=0", now.Unix(), h[:24], h[24:])
 }

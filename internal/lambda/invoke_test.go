@@ -3,6 +3,7 @@ package lambda
 import (
 	"encoding/base64"
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -12,6 +13,8 @@ import (
 
 	"github.com/nimbus-dev/nimbus/internal/lambda/runner"
 )
+
+var traceIDPattern = regexp.MustCompile(`^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0$`)
 
 func TestInvokeRequestResponse(t *testing.T) {
 	h := newHarness(t, nil)
@@ -25,7 +28,8 @@ func TestInvokeRequestResponse(t *testing.T) {
 		t.Errorf("Invoke: %d %q %q", out.StatusCode, out.Payload, aws.ToString(out.ExecutedVersion))
 	}
 	call := h.invoker.invocations()[0]
-	if call.req.InvokedARN != "arn:aws:lambda:us-east-1:000000000000:function:echo" || len(call.req.RequestID) != 36 || call.req.Tail {
+	if call.req.InvokedARN != "arn:aws:lambda:us-east-1:000000000000:function:echo" || len(call.req.RequestID) != 36 || call.req.Tail ||
+		!traceIDPattern.MatchString(call.req.TraceID) {
 		t.Errorf("runner request %+v", call.req)
 	}
 	// No payload is an empty JSON object.

@@ -137,7 +137,7 @@ func (a *API) serveURL(w http.ResponseWriter, r *http.Request) {
 	if u.Cors != nil {
 		corsHeaders(w.Header(), r, u.Cors)
 	}
-	res, err := a.invoker.Invoke(r.Context(), a.runnerFunction(t), &runner.Request{RequestID: requestID, Payload: event, InvokedARN: arn})
+	res, err := a.invoker.Invoke(r.Context(), a.runnerFunction(t), &runner.Request{RequestID: requestID, Payload: event, InvokedARN: arn, TraceID: newTraceID(a.now())})
 	var te *runner.ThrottleError
 	switch {
 	case errors.As(err, &te):
