@@ -100,6 +100,26 @@ func TestEC2VolumesSDK(t *testing.T) {
 		t.Fatalf("CreateVolume from snapshot = %+v, %v", restored, err)
 	}
 
+	if err := ec2.NewVolumeAvailableWaiter(client, fast).Wait(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{aws.ToString(restored.VolumeId)}}, time.Minute); err != nil {
+		t.Fatalf("wait restored available: %v", err)
+	}
+	mod, err := client.ModifyVolume(ctx, &ec2.ModifyVolumeInput{VolumeId: restored.VolumeId, VolumeType: ec2types.VolumeTypeIo1,
+		Iops: aws.Int32(200), Size: aws.Int32(4)})
+	if err != nil || mod.VolumeModification.ModificationState != ec2types.VolumeModificationStateOptimizing ||
+		mod.VolumeModification.TargetVolumeType != ec2types.VolumeTypeIo1 || aws.ToInt32(mod.VolumeModification.TargetSize) != 4 {
+		t.Fatalf("ModifyVolume = %+v, %v", mod, err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		d, err := client.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{aws.ToString(restored.VolumeId)}})
+		if err == nil && aws.ToInt32(d.Volumes[0].Size) == 4 && d.Volumes[0].VolumeType == ec2types.VolumeTypeIo1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("volume not grown: %+v, %v", d, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if _, err := client.DetachVolume(ctx, &ec2.DetachVolumeInput{VolumeId: aws.String(volID), Force: aws.Bool(true)}); err != nil {
 		t.Fatal(err)
 	}
