@@ -73,8 +73,8 @@ func TestResetForgetsEverything(t *testing.T) {
 	if n := countEvents(t, h); n != 0 {
 		t.Errorf("%d events survived a reset", n)
 	}
-	if len(h.invoker.retired) != 1 || h.invoker.retired[0] != "r" {
-		t.Errorf("retired %v", h.invoker.retired)
+	if r := h.invoker.retiredNames(); len(r) != 1 || r[0] != "r" {
+		t.Errorf("retired %v", r)
 	}
 	if _, err := os.Stat(filepath.Join(h.dataDir, "lambda", "code")); !os.IsNotExist(err) {
 		t.Errorf("code directory survived a reset: %v", err)

@@ -327,7 +327,7 @@ func TestDeleteFunction(t *testing.T) {
 	wantAPIError(t, err, "ResourceNotFoundException", 404)
 	_, err = h.client.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String("doomed")})
 	wantAPIError(t, err, "ResourceNotFoundException", 404)
-	if h.invoker.retired[0] != "doomed" {
-		t.Errorf("retired %v", h.invoker.retired)
+	if r := h.invoker.retiredNames(); len(r) != 1 || r[0] != "doomed" {
+		t.Errorf("retired %v", r)
 	}
 }

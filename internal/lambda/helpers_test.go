@@ -225,3 +225,9 @@ func countEvents(t testing.TB, h *harness) int {
 	}
 	return n
 }
+
+func (f *fakeInvoker) retiredNames() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.retired...)
+}
