@@ -3,6 +3,7 @@ package s3
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -202,7 +203,9 @@ func (a *API) deliver(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("read s3 event outbox: %w", err)
 	}
 	for i, q := range batch {
-		if err := a.events.EnqueueEvent(ctx, q.rec.FunctionARN, q.rec.Payload); err != nil {
+		if err := a.events.EnqueueEvent(ctx, q.rec.FunctionARN, q.rec.Payload); errors.Is(err, ErrUndeliverable) {
+			a.log.Warn("s3: dropping an event its destination can never take", "function", q.rec.FunctionARN, "err", err)
+		} else if err != nil {
 			return i, fmt.Errorf("enqueue event for %s: %w", q.rec.FunctionARN, err)
 		}
 		err := a.store.Update(ctx, func(tx store.Tx) error { return tx.Delete(q.key, 0) })

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -153,6 +155,9 @@ func (s *fakeSink) EnqueueEvent(_ context.Context, arn string, payload []byte) e
 	if s.failing > 0 {
 		s.failing--
 		return errors.New("sink unavailable")
+	}
+	if strings.HasSuffix(arn, ":deleted") {
+		return fmt.Errorf("function %s: %w", arn, ErrUndeliverable)
 	}
 	s.events <- sunkEvent{arn: arn, payload: bytes.Clone(payload)}
 	return nil

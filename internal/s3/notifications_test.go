@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/nimbus-dev/nimbus/internal/store"
 )
 
 const functionARN = "arn:aws:lambda:us-east-1:000000000000:function:preprocess"
@@ -219,5 +221,51 @@ func TestLambdaConfigMatches(t *testing.T) {
 		if got := c.matches(tc.event, tc.key); got != tc.want {
 			t.Errorf("matches(%s, %s) = %v", tc.event, tc.key, got)
 		}
+	}
+}
+
+// TestOutboxDropsUndeliverableEvents: an event for a function deleted since
+// its configuration was accepted is dropped, and does not hold back the
+// events queued after it.
+func TestOutboxDropsUndeliverableEvents(t *testing.T) {
+	f := newFixture(t)
+	deleted := "arn:aws:lambda:us-east-1:000000000000:function:deleted"
+	f.functions.allow(deleted)
+	f.functions.allow(functionARN)
+	c := f.client("test")
+	createBucket(t, c, "gone")
+	createBucket(t, c, "live")
+	for bucket, arn := range map[string]string{"gone": deleted, "live": functionARN} {
+		_, err := c.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{Bucket: aws.String(bucket),
+			NotificationConfiguration: notificationConfiguration(arn, []types.Event{"s3:ObjectCreated:*"})})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, bucket := range []string{"gone", "live"} {
+		if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("k"), Body: strings.NewReader("x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.runOutbox(t)
+	if e := f.sink.next(t); e.arn != functionARN {
+		t.Fatalf("delivered to %s", e.arn)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n := 0
+		err := f.store.View(ctx, func(tx store.Tx) error {
+			return tx.List(store.Query{Kind: kindEvent, Account: globalAccount}, func(store.Object) error { n++; return nil })
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d events still queued", n)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -34,10 +34,17 @@ type FunctionPermissions interface {
 // return only once the invocation is durably queued: the outbox deletes the
 // event when it returns nil, and hands it over again after an error or a
 // crash, so the sink may see an event more than once (as Lambda's own
-// at-least-once async delivery does).
+// at-least-once async delivery does). An error wrapping ErrUndeliverable
+// (the function was deleted since the configuration was accepted) drops
+// the event instead, as S3 drops events for a destination that is gone;
+// any other error is retried, holding back the events behind it.
 type EventSink interface {
 	EnqueueEvent(ctx context.Context, functionARN string, payload []byte) error
 }
+
+// ErrUndeliverable, wrapped by an EventSink's error, says an event can
+// never be delivered and should be dropped rather than retried.
+var ErrUndeliverable = errors.New("s3 event undeliverable")
 
 // Options are S3's dependencies.
 type Options struct {
