@@ -77,6 +77,10 @@ func (p *Pool) coldStart(ctx context.Context, fn *Function) (*environment, error
 		started: p.now(),
 	}
 	env.stream = p.now().UTC().Format("2006/01/02") + "/[" + fn.Version + "]" + hexID
+	logGroup := fn.LogGroup
+	if logGroup == "" {
+		logGroup = "/aws/lambda/" + fn.Name
+	}
 	env.sess = lambdart.NewSession(lambdart.WithStartTime(env.started), lambdart.WithLogger(p.log))
 
 	apiAddr := p.apiAddr
@@ -125,17 +129,17 @@ func (p *Pool) coldStart(ctx context.Context, fn *Function) (*environment, error
 			return nil, fmt.Errorf("cold start %s: %w", fn.Name, err)
 		}
 	}
-	env.log, err = openSandboxLog(sb.LogPath, fn.LogGroup, env.stream, p.now)
+	env.log, err = openSandboxLog(sb.LogPath, logGroup, env.stream, p.now)
 	if err != nil {
 		p.destroyNow(env, "log failed")
 		return nil, fmt.Errorf("cold start %s: %w", fn.Name, err)
 	}
 	p.ship.add(env.log)
-	p.watchExit(env)
 	if !p.adopt(env) {
 		p.destroyNow(env, "nimbus closing during cold start")
 		return nil, errClosed
 	}
+	p.watchExit(env)
 	ictx, cancel := context.WithTimeout(ctx, initTimeout)
 	defer cancel()
 	err = env.sess.WaitReady(ictx)
@@ -171,9 +175,9 @@ func (p *Pool) unroute(env *environment) {
 	}
 }
 
-// watchExit tells the session when the sandbox's runtime ends.
+// watchExit tells the session when the sandbox's runtime ends; adopt
+// counted the goroutine in p.wg.
 func (p *Pool) watchExit(env *environment) {
-	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
 		st, err := p.host.Wait(p.ctx, env.id)
@@ -213,7 +217,15 @@ func (p *Pool) destroy(env *environment, why string) {
 	env.broken.Store(true)
 	env.sess.Close() // an invocation in flight fails now, not after the delete
 	env.teardown.Do(func() {
+		p.mu.Lock()
+		if p.stopped {
+			// Close is past waiting for teardowns: do it here.
+			p.mu.Unlock()
+			p.remove(env, why)
+			return
+		}
 		p.teardowns.Add(1)
+		p.mu.Unlock()
 		go func() {
 			defer p.teardowns.Done()
 			p.remove(env, why)

@@ -203,6 +203,7 @@ func TestGoProvidedAL2023(t *testing.T) {
 }
 
 func TestTimeoutKillsSandbox(t *testing.T) {
+	t.Parallel() // mostly waits: for a timeout, a CPU-throttled sandbox, a keep-alive
 	p := ociPool(t, viaProxy(t, Options{}))
 	fn := function("go-slow", "provided.al2023", "bootstrap", goHelloCode(t))
 	fn.Timeout = time.Second
@@ -270,6 +271,7 @@ func TestCrashAndInitErrors(t *testing.T) {
 }
 
 func TestOutOfMemory(t *testing.T) {
+	t.Parallel() // mostly waits: for a timeout, a CPU-throttled sandbox, a keep-alive
 	p := ociPool(t, viaProxy(t, Options{}))
 	fn := function("py-hog", pythonRuntime(t), "app.handler", codeDir(t, map[string]string{"app.py": pythonHandler}))
 	// 128 MB gets 72 thousandths of a CPU, as in Lambda: touching the
@@ -284,6 +286,7 @@ func TestOutOfMemory(t *testing.T) {
 }
 
 func TestConcurrencyThrottling(t *testing.T) {
+	t.Parallel() // mostly waits: for a timeout, a CPU-throttled sandbox, a keep-alive
 	p := ociPool(t, Options{})
 	code := goHelloCode(t)
 	zero := 0
@@ -334,6 +337,7 @@ func TestConcurrencyThrottling(t *testing.T) {
 }
 
 func TestRevisionRetireAndReap(t *testing.T) {
+	t.Parallel() // mostly waits: for a timeout, a CPU-throttled sandbox, a keep-alive
 	p := ociPool(t, viaProxy(t, Options{KeepAlive: 700 * time.Millisecond}))
 	fn := function("go-rev", "provided.al2023", "bootstrap", goHelloCode(t))
 	if res := mustInvoke(t, p, fn, request(`{}`)); !res.ColdStart {

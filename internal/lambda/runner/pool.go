@@ -90,7 +90,8 @@ type Pool struct {
 	versions   map[versionKey]*versionPool
 	inflight   map[functionKey]int // per function, all versions
 	unreserved map[partitionKey]int
-	closed     bool
+	closed     bool // Close began: no new invocations or sandboxes
+	stopped    bool // Close waits for teardowns: later ones run inline
 }
 
 // New builds a Pool over opts.Host. Lambda sandboxes a previous nimbus left
@@ -210,6 +211,9 @@ func (p *Pool) Close(ctx context.Context) error {
 	for _, env := range all {
 		p.destroy(env, "nimbus is closing")
 	}
+	p.mu.Lock()
+	p.stopped = true
+	p.mu.Unlock()
 	p.teardowns.Wait()
 	p.cancel()
 	p.wg.Wait()

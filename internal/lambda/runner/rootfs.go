@@ -188,4 +188,6 @@ func (r *hostRoot) runtimeFiles(rt lambdart.Runtime) (string, error) {
 func (r *hostRoot) socketDir() string { return filepath.Join(filepath.Dir(r.dir), "rapi") }
 
 // socketPath is the Runtime API socket of one sandbox.
-func (r *hostRoot) socketPath(hexID string) string { return filepath.Join(r.socketDir(), hexID+".sock") }
+func (r *hostRoot) socketPath(hexID string) string {
+	return filepath.Join(r.socketDir(), hexID+".sock")
+}

@@ -110,16 +110,19 @@ func (p *Pool) release(t ticket) {
 	}
 }
 
-// adopt registers a new sandbox as busy in its pool. It is refused (false)
-// once the Pool is closing. A sandbox whose function was retired, or whose
-// revision was replaced, while it started is not registered: it serves the
-// invocation that started it, then park refuses it.
+// adopt registers a new sandbox as busy in its pool and counts its exit
+// watcher in p.wg (under p.mu, so never after Close began waiting). It is
+// refused (false) once the Pool is closing. A sandbox whose function was
+// retired, or whose revision was replaced, while it started is not
+// registered: it serves the invocation that started it, then park refuses
+// it.
 func (p *Pool) adopt(env *environment) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return false
 	}
+	p.wg.Add(1)
 	if vp := p.versions[env.key]; vp != nil && vp.revision == env.revision {
 		vp.all[env] = true
 	}

@@ -372,3 +372,29 @@ func TestProcessDriverPython(t *testing.T) {
 		}
 	}
 }
+
+func TestCloseWithInvocationInFlight(t *testing.T) {
+	p, _ := fakePool(t, Options{})
+	fn := fakeFunction("closing")
+	invokeFake(t, p, fn, `{}`) // one idle sandbox
+	errc := make(chan error, 1)
+	go func() {
+		_, err := p.Invoke(context.Background(), fn, request(`{"sleepMs":1000}`))
+		errc <- err
+	}()
+	eventually(t, 5*time.Second, "invocation in flight", func() bool { return p.Stats(testAccount, testRegion, fn.Name, "").InFlight == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err == nil {
+		t.Error("the invocation in flight at Close succeeded; want an error")
+	}
+	if left, _ := p.host.List(ctx, nil); len(left) != 0 {
+		t.Errorf("%d sandboxes left after Close", len(left))
+	}
+	if _, err := p.Invoke(ctx, fn, request(`{}`)); !errors.Is(err, errClosed) {
+		t.Errorf("invoke after Close: %v", err)
+	}
+}
