@@ -346,7 +346,17 @@ func (c *InstanceController) launch(ctx context.Context, inst *instance) error {
 	switch {
 	case err == nil && sb.State != sandbox.StateExited && sb.Labels[labelBoot] == strconv.Itoa(boot):
 		// Run returned before a restart could record it: this launch's
-		// sandbox, adopted rather than run twice.
+		// sandbox, adopted rather than run twice. Which volumes it mounts
+		// went unrecorded, so count every attached one as mounted: a detach
+		// then waits for the next boot rather than risk a volume mounted
+		// twice.
+		ids := make([]string, len(inst.Volumes))
+		for i, v := range inst.Volumes {
+			ids[i] = v.VolumeId
+		}
+		if err := c.markMounted(ctx, inst.key(), ids); err != nil {
+			return err
+		}
 	case err == nil:
 		if err := c.e.host.Delete(ctx, inst.InstanceId); err != nil {
 			return fmt.Errorf("delete stale sandbox: %w", err)
