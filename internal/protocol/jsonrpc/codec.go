@@ -19,7 +19,16 @@ type codec struct {
 	contentType string
 	// targetPrefix is "<targetPrefix>." from the model.
 	targetPrefix string
+	// validationCode answers constraint failures: empty for the family's
+	// ValidationException, else validationCodes' entry.
+	validationCode string
 }
+
+// validationCodes are the services whose constraint failures are not
+// ValidationException: CloudWatch Logs answers "1 validation error
+// detected: ..." as InvalidParameterException, although its model also
+// names a ValidationException (used by newer operations only).
+var validationCodes = map[string]string{"logs": "InvalidParameterException"}
 
 // New returns the codec for a service whose model protocol is "json".
 func New(svc *awsmodel.Service) wire.Codec {
@@ -27,7 +36,9 @@ func New(svc *awsmodel.Service) wire.Codec {
 	if version == "" {
 		version = "1.0"
 	}
-	return &codec{svc: svc, contentType: "application/x-amz-json-" + version, targetPrefix: svc.Metadata.TargetPrefix + "."}
+	c := &codec{svc: svc, contentType: "application/x-amz-json-" + version, targetPrefix: svc.Metadata.TargetPrefix + "."}
+	c.validationCode = validationCodes[svc.Key]
+	return c
 }
 
 func (c *codec) Family() awserr.Family { return awserr.FamilyJSON }

@@ -42,6 +42,9 @@ func (c *codec) Decode(_ *http.Request, body []byte, op *awsmodel.Operation) (ma
 	var errs validationErrors
 	doc := decodeStructure(obj, op.Input.Shape, nil, &errs)
 	if err := errs.err(); err != nil {
+		if e, ok := err.(*awserr.Error); ok && e.Code == "" {
+			e.Code = c.validationCode
+		}
 		return nil, err
 	}
 	return doc, nil
