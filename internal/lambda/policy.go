@@ -204,3 +204,38 @@ func (a *API) getPolicy(ctx context.Context, in *getPolicyInput) (*getPolicyOutp
 	}
 	return &getPolicyOutput{Policy: doc, RevisionId: f.Latest.RevisionID}, nil
 }
+
+// allowsPublicURL reports whether a resource policy lets anyone invoke the
+// function URL of AuthType NONE: a statement allowing
+// lambda:InvokeFunctionUrl (or every action) to the principal "*", with no
+// condition but lambda:FunctionUrlAuthType NONE.
+func allowsPublicURL(stmts []policyStatement) bool {
+	for _, s := range stmts {
+		st := s.Statement
+		action, _ := st["Action"].(string)
+		if st["Effect"] != "Allow" || (action != "lambda:InvokeFunctionUrl" && action != "lambda:*" && action != "*") {
+			continue
+		}
+		switch p := st["Principal"].(type) {
+		case string:
+			if p != "*" {
+				continue
+			}
+		case map[string]any:
+			if p["AWS"] != "*" {
+				continue
+			}
+		default:
+			continue
+		}
+		cond, _ := st["Condition"].(map[string]any)
+		if len(cond) == 0 {
+			return true
+		}
+		eq, _ := cond["StringEquals"].(map[string]any)
+		if len(cond) == 1 && len(eq) == 1 && eq["lambda:FunctionUrlAuthType"] == "NONE" {
+			return true
+		}
+	}
+	return false
+}

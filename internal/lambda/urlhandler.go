@@ -96,6 +96,12 @@ func (a *API) serveURL(w http.ResponseWriter, r *http.Request) {
 	}
 	u := f.URLs[q]
 	arn := qualifiedARN(key.Account, key.Region, f.Name, q)
+	// As Lambda's, a URL of AuthType NONE answers only when the resource
+	// policy lets everyone call lambda:InvokeFunctionUrl.
+	if u.AuthType == "NONE" && !allowsPublicURL(f.Policies[q]) {
+		writeURLError(w, http.StatusForbidden, "Forbidden")
+		return
+	}
 	if u.AuthType == "AWS_IAM" {
 		if a.urlAuthorizer == nil || a.urlAuthorizer(r, key.Account, arn) != nil {
 			writeURLError(w, http.StatusForbidden, "Forbidden")

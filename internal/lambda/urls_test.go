@@ -71,6 +71,12 @@ func createURL(t *testing.T, h *harness, name string, auth types.FunctionUrlAuth
 	if err != nil {
 		t.Fatal(err)
 	}
+	if auth == types.FunctionUrlAuthTypeNone {
+		if _, err := h.client.AddPermission(ctx, &lambda.AddPermissionInput{FunctionName: aws.String(name), StatementId: aws.String("public-url"),
+			Action: aws.String("lambda:InvokeFunctionUrl"), Principal: aws.String("*"), FunctionUrlAuthType: types.FunctionUrlAuthTypeNone}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	u, err := url.Parse(aws.ToString(out.FunctionUrl))
 	if err != nil {
 		t.Fatal(err)
@@ -173,6 +179,34 @@ func TestFunctionURLMapsRequestAndResponse(t *testing.T) {
 	resp, _ = urlRequest(t, h, host, "OPTIONS", "/", "", http.Header{"Origin": {"https://example.com"}, "Access-Control-Request-Method": {"POST"}})
 	if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Methods") != "GET,POST" || len(h.invoker.invocations()) != before {
 		t.Errorf("preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+}
+
+func TestFunctionURLOfAuthTypeNoneNeedsAPublicPolicy(t *testing.T) {
+	h := newHarness(t, nil)
+	h.createFunction(t, "closed", nil)
+	out, err := h.client.CreateFunctionUrlConfig(ctx, &lambda.CreateFunctionUrlConfigInput{FunctionName: aws.String("closed"), AuthType: types.FunctionUrlAuthTypeNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(aws.ToString(out.FunctionUrl))
+	// Another principal's permission opens nothing.
+	if _, err := h.client.AddPermission(ctx, &lambda.AddPermissionInput{FunctionName: aws.String("closed"), StatementId: aws.String("acct"),
+		Action: aws.String("lambda:InvokeFunctionUrl"), Principal: aws.String("111111111111")}); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := urlRequest(t, h, u.Host, "GET", "/", "", nil); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("URL without a public policy answered %d", resp.StatusCode)
+	}
+	if _, err := h.client.AddPermission(ctx, &lambda.AddPermissionInput{FunctionName: aws.String("closed"), StatementId: aws.String("public"),
+		Action: aws.String("lambda:InvokeFunctionUrl"), Principal: aws.String("*"), FunctionUrlAuthType: types.FunctionUrlAuthTypeNone}); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := urlRequest(t, h, u.Host, "GET", "/", "", nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("URL with a public policy answered %d", resp.StatusCode)
+	}
+	if n := len(h.invoker.invocations()); n != 1 {
+		t.Errorf("%d invocations, want 1", n)
 	}
 }
 
