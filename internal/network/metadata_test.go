@@ -131,3 +131,50 @@ func TestSpoofedSourceRejected(t *testing.T) {
 		t.Errorf("sandbox %s posing as %s got %q (err %v), want no answer", attacker, v.IP, got, err)
 	}
 }
+
+// A second server on another gateway port (the Lambda Runtime API) is
+// reachable from a sandbox whose egress is denied once AllowGatewayPort
+// names it; a gateway port nobody allowed is not.
+func TestGatewayPortThroughDeniedEgress(t *testing.T) {
+	requireHost(t)
+	t.Parallel()
+	m := newTestManager(t, testOptions(t))
+	n := testNetwork(t, m)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	allowed, blocked := m.opts.MetadataPort+1, m.opts.MetadataPort+2
+	for _, port := range []int{allowed, blocked} {
+		srv := NewMetadataServer(m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			caller, _ := SandboxFromContext(r.Context())
+			fmt.Fprint(w, caller.SandboxID)
+		}), WithGatewayPort(port))
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			srv.Close(ctx)
+		})
+		if err := srv.Listen(ctx, n.Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.AllowGatewayPort(ctx, uint16(allowed)); err != nil {
+		t.Fatal(err)
+	}
+	id := "sb-gw-" + randomHex(t, 3)
+	na, err := m.Attach(ctx, id, n.Name, AttachOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetRules(ctx, id, []Rule{}, []Rule{}); err != nil {
+		t.Fatal(err)
+	}
+	url := func(port int) string { return "http://" + n.Gateway.String() + ":" + strconv.Itoa(port) + "/" }
+	if got, err := inNetNS(ctx, na.NetNSPath, "wget", "-q", "-O", "-", url(allowed)); err != nil || got != id {
+		t.Errorf("allowed gateway port: %q, %v; want %s", got, err, id)
+	}
+	probe, cancelProbe := context.WithTimeout(ctx, 2*time.Second)
+	defer cancelProbe()
+	if got, err := inNetNS(probe, na.NetNSPath, "wget", "-q", "-T", "1", "-O", "-", url(blocked)); err == nil {
+		t.Errorf("gateway port nobody allowed answered %q through denied egress", got)
+	}
+}
