@@ -25,6 +25,7 @@ import (
 	"github.com/nimbus-dev/nimbus/internal/metrics"
 	"github.com/nimbus-dev/nimbus/internal/network"
 	"github.com/nimbus-dev/nimbus/internal/region"
+	"github.com/nimbus-dev/nimbus/internal/s3"
 	"github.com/nimbus-dev/nimbus/internal/service"
 	"github.com/nimbus-dev/nimbus/internal/store"
 	"github.com/nimbus-dev/nimbus/internal/store/sqlitestore"
@@ -46,6 +47,7 @@ type Server struct {
 	workers  workers
 	iam      *iam.IAM // users, roles, policies: credentials and authorization
 	logs     *logs.Logs
+	s3       *s3.API
 	metadata *network.MetadataServer
 	services []*service.Service
 	edge     *edge.Server
@@ -107,7 +109,13 @@ func New(ctx context.Context, cfg *config.Config, version string, log *slog.Logg
 		return nil, err
 	}
 	s.workers.start(ctx, log, "CloudWatch Logs retention", s.logs.Run)
-	s.services = []*service.Service{stsSvc, iamSvc, ec2Svc, s.logs.Service()}
+	s.s3, err = s3.New(ctx, s3.Options{Store: st, DataDir: cfg.DataDir, Logger: log})
+	if err != nil {
+		s.closeAll()
+		return nil, err
+	}
+	s.workers.start(ctx, log, "S3 event outbox", s.s3.Run)
+	s.services = []*service.Service{stsSvc, iamSvc, ec2Svc, s.logs.Service(), s.s3.Service()}
 	s.workers.start(ctx, log, "IAM session purge", s.purgeSessions)
 	reg := metrics.New()
 	s.edge, err = edge.New(edge.Options{
