@@ -169,7 +169,7 @@ func TestGatewayPortThroughDeniedEgress(t *testing.T) {
 		t.Fatal(err)
 	}
 	url := func(port int) string { return "http://" + n.Gateway.String() + ":" + strconv.Itoa(port) + "/" }
-	if got, err := inNetNS(ctx, na.NetNSPath, "wget", "-q", "-O", "-", url(allowed)); err != nil || got != id {
+	if got, err := inNetNS(ctx, na.NetNSPath, "wget", "-q", "-T", "5", "-O", "-", url(allowed)); err != nil || got != id {
 		t.Errorf("allowed gateway port: %q, %v; want %s", got, err, id)
 	}
 	probe, cancelProbe := context.WithTimeout(ctx, 2*time.Second)
