@@ -9,7 +9,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Auth modes.
@@ -39,6 +41,19 @@ type Config struct {
 	RootAccessKey string
 	RootSecretKey string
 	Driver        string // sandbox driver: auto, oci, process, fake
+
+	// EC2 capacity per region (0: the host's) and the spot interruption
+	// notice period.
+	EC2VCPUs       int
+	EC2MemoryMiB   int
+	EC2GPUs        int
+	EC2SpotWarning time.Duration
+
+	// Lambda: the account's concurrency limit, how long an idle sandbox
+	// stays warm, and the first async retry's delay (AWS: 1 minute).
+	LambdaConcurrency int
+	LambdaKeepAlive   time.Duration
+	LambdaRetryDelay  time.Duration
 
 	regionsFlag *string
 }
@@ -84,6 +99,30 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.RootSecretKey, "root-secret-access-key", env("NIMBUS_ROOT_SECRET_ACCESS_KEY", ""), "root secret access key (NIMBUS_ROOT_SECRET_ACCESS_KEY)")
 	fs.StringVar(&c.Driver, "driver", env("NIMBUS_DRIVER", "auto"), "sandbox driver: auto, oci, process or fake (NIMBUS_DRIVER)")
 	c.regionsFlag = &regions
+	fs.IntVar(&c.EC2VCPUs, "ec2-vcpus", envInt("NIMBUS_EC2_VCPUS", 0), "vCPUs instances may use per region; 0: 4 per host CPU (NIMBUS_EC2_VCPUS)")
+	fs.IntVar(&c.EC2MemoryMiB, "ec2-memory-mib", envInt("NIMBUS_EC2_MEMORY_MIB", 0), "memory instances may use per region in MiB; 0: the host's (NIMBUS_EC2_MEMORY_MIB)")
+	fs.IntVar(&c.EC2GPUs, "ec2-gpus", envInt("NIMBUS_EC2_GPUS", 0), "GPUs instances may use per region; 0: the host's (NIMBUS_EC2_GPUS)")
+	fs.DurationVar(&c.EC2SpotWarning, "ec2-spot-warning", envDuration("NIMBUS_EC2_SPOT_WARNING", 2*time.Minute), "notice a spot instance gets before it is interrupted (NIMBUS_EC2_SPOT_WARNING)")
+	fs.IntVar(&c.LambdaConcurrency, "lambda-concurrency", envInt("NIMBUS_LAMBDA_CONCURRENCY", 1000), "Lambda concurrent executions per account and region (NIMBUS_LAMBDA_CONCURRENCY)")
+	fs.DurationVar(&c.LambdaKeepAlive, "lambda-keep-alive", envDuration("NIMBUS_LAMBDA_KEEP_ALIVE", 10*time.Minute), "how long an idle Lambda sandbox stays warm (NIMBUS_LAMBDA_KEEP_ALIVE)")
+	fs.DurationVar(&c.LambdaRetryDelay, "lambda-retry-delay", envDuration("NIMBUS_LAMBDA_RETRY_DELAY", time.Minute), "delay before an async invocation's first retry; the second waits twice as long (NIMBUS_LAMBDA_RETRY_DELAY)")
+}
+
+// envInt is env for integers; a value that does not parse is left for the
+// flag package to refuse when given on the command line, and ignored here.
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
+// envDuration is env for durations such as 90s or 2m.
+func envDuration(name string, def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
 }
 
 // regionsFlag is read in Finish so the environment and the flag share one path.
@@ -131,6 +170,15 @@ func (c *Config) Finish() error {
 	}
 	if c.Region == "" {
 		c.Region = "us-east-1"
+	}
+	if c.EC2VCPUs < 0 || c.EC2MemoryMiB < 0 || c.EC2GPUs < 0 {
+		return errors.New("--ec2-vcpus, --ec2-memory-mib and --ec2-gpus cannot be negative")
+	}
+	if c.LambdaConcurrency < 100 {
+		return fmt.Errorf("--lambda-concurrency must be at least 100 (Lambda keeps 100 unreserved), not %d", c.LambdaConcurrency)
+	}
+	if c.LambdaKeepAlive <= 0 || c.LambdaRetryDelay <= 0 || c.EC2SpotWarning < 0 {
+		return errors.New("--lambda-keep-alive and --lambda-retry-delay must be positive, --ec2-spot-warning not negative")
 	}
 	return nil
 }

@@ -94,12 +94,14 @@ func New(ctx context.Context, cfg *config.Config, version string, log *slog.Logg
 		s.closeAll()
 		return nil, err
 	}
-	ec2Svc, err := ec2.New(ec2.Options{Store: st, Regions: regions, Host: s.host})
+	capacity := ec2.Capacity{VCPUs: cfg.EC2VCPUs, MemoryMiB: int64(cfg.EC2MemoryMiB), GPUs: cfg.EC2GPUs}
+	ec2Svc, err := ec2.New(ec2.Options{Store: st, Regions: regions, Host: s.host, Capacity: capacity,
+		SpotInterruptionWarning: cfg.EC2SpotWarning})
 	if err != nil {
 		s.closeAll()
 		return nil, err
 	}
-	if err := s.startInstances(ctx, regions); err != nil {
+	if err := s.startInstances(ctx, regions, capacity); err != nil {
 		s.closeAll()
 		return nil, err
 	}
@@ -175,9 +177,9 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 // startInstances starts EC2's instance controller, which reconciles stored
 // instances with the sandboxes the substrate re-adopted, and the metadata
 // server instances reach at 169.254.169.254.
-func (s *Server) startInstances(ctx context.Context, regions *region.Catalog) error {
+func (s *Server) startInstances(ctx context.Context, regions *region.Catalog, capacity ec2.Capacity) error {
 	ctrl, err := ec2.NewInstanceController(ec2.InstanceControllerOptions{Store: s.store, Regions: regions,
-		Host: s.host, DataDir: s.cfg.DataDir, Logger: s.log})
+		Host: s.host, DataDir: s.cfg.DataDir, Logger: s.log, Capacity: capacity})
 	if err != nil {
 		return err
 	}
