@@ -174,11 +174,21 @@ func (c *Config) Finish() error {
 	if c.EC2VCPUs < 0 || c.EC2MemoryMiB < 0 || c.EC2GPUs < 0 {
 		return errors.New("--ec2-vcpus, --ec2-memory-mib and --ec2-gpus cannot be negative")
 	}
+	// A Config built in code rather than from flags gets the defaults.
+	if c.LambdaConcurrency == 0 {
+		c.LambdaConcurrency = 1000
+	}
+	if c.LambdaKeepAlive == 0 {
+		c.LambdaKeepAlive = 10 * time.Minute
+	}
+	if c.LambdaRetryDelay == 0 {
+		c.LambdaRetryDelay = time.Minute
+	}
 	if c.LambdaConcurrency < 100 {
 		return fmt.Errorf("--lambda-concurrency must be at least 100 (Lambda keeps 100 unreserved), not %d", c.LambdaConcurrency)
 	}
-	if c.LambdaKeepAlive <= 0 || c.LambdaRetryDelay <= 0 || c.EC2SpotWarning < 0 {
-		return errors.New("--lambda-keep-alive and --lambda-retry-delay must be positive, --ec2-spot-warning not negative")
+	if c.LambdaKeepAlive < 0 || c.LambdaRetryDelay < 0 || c.EC2SpotWarning < 0 {
+		return errors.New("--lambda-keep-alive, --lambda-retry-delay and --ec2-spot-warning cannot be negative")
 	}
 	return nil
 }
