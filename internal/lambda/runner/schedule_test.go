@@ -309,7 +309,8 @@ func streamOf(t *testing.T, p *Pool, id string) string {
 
 func TestEnvironmentVariables(t *testing.T) {
 	fn := function("envs", "python3.11", "app.handler", "/code")
-	fn.Environment = map[string]string{"LANG": "C.UTF-8", "AWS_LAMBDA_FUNCTION_NAME": "spoofed", "MINE": "1"}
+	fn.Environment = map[string]string{"LANG": "C.UTF-8", "AWS_LAMBDA_FUNCTION_NAME": "spoofed", "MINE": "1", "AWS_SESSION_TOKEN": "spoofed"}
+	fn.Credentials = &Credentials{AccessKeyID: "ASIAEXAMPLE", SecretAccessKey: "secret", SessionToken: "token"}
 	env := map[string]string{}
 	for _, kv := range environ(fn, lambdart.Runtime{Name: "python3.11", Family: lambdart.FamilyPython}, "10.0.0.1:9001", "2026/01/02/[$LATEST]ab") {
 		k, v, _ := strings.Cut(kv, "=")
@@ -321,6 +322,7 @@ func TestEnvironmentVariables(t *testing.T) {
 		"LAMBDA_TASK_ROOT": "/var/task", "LAMBDA_RUNTIME_DIR": "/var/runtime", "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/envs",
 		"AWS_LAMBDA_LOG_STREAM_NAME": "2026/01/02/[$LATEST]ab", "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11", "TZ": ":UTC",
 		"LANG": "C.UTF-8", "PATH": lambdaPath, "LD_LIBRARY_PATH": lambdaLDLibraryPath, "MINE": "1",
+		"AWS_ACCESS_KEY_ID": "ASIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_SESSION_TOKEN": "token",
 	}
 	for k, v := range want {
 		if env[k] != v {

@@ -59,6 +59,11 @@ func environ(fn *Function, rt lambdart.Runtime, apiAddr, stream string) []string
 		"LAMBDA_RUNTIME_DIR":              runtimeDir,
 		"_HANDLER":                        fn.Handler,
 	}
+	if c := fn.Credentials; c != nil {
+		reserved["AWS_ACCESS_KEY_ID"] = c.AccessKeyID
+		reserved["AWS_SECRET_ACCESS_KEY"] = c.SecretAccessKey
+		reserved["AWS_SESSION_TOKEN"] = c.SessionToken
+	}
 	// Lambda sets AWS_EXECUTION_ENV for its managed runtimes only.
 	if rt.Family == lambdart.FamilyPython || rt.Family == lambdart.FamilyNodeJS {
 		reserved["AWS_EXECUTION_ENV"] = "AWS_Lambda_" + rt.Name
