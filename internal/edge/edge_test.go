@@ -2,6 +2,8 @@ package edge_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -11,8 +13,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -26,6 +30,7 @@ import (
 	"github.com/nimbus-dev/nimbus/internal/metrics"
 	"github.com/nimbus-dev/nimbus/internal/region"
 	"github.com/nimbus-dev/nimbus/internal/service"
+	"github.com/nimbus-dev/nimbus/internal/sigv4"
 	"github.com/nimbus-dev/nimbus/internal/store/sqlitestore"
 	nimbussts "github.com/nimbus-dev/nimbus/internal/sts"
 )
@@ -250,5 +255,66 @@ func TestHostRoutesComeFirst(t *testing.T) {
 	out, err := sts.NewFromConfig(f.cfg("test", "test")).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
 	if err != nil || aws.ToString(out.Account) != "000000000000" {
 		t.Errorf("API request beside a host route: %v %v", out, err)
+	}
+}
+
+// Authenticate checks a host route's signed request and leaves its body for
+// the handler.
+func TestAuthenticateForHostRoutes(t *testing.T) {
+	regions, _ := region.NewCatalog(nil, false)
+	var srv *edge.Server
+	type answer struct {
+		arn, body string
+		err       error
+	}
+	got := make(chan answer, 1)
+	srv, err := edge.New(edge.Options{Regions: regions,
+		Credentials: nimbuscreds.Root("000000000000", "test", "test"), Account: "000000000000",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Hosts: []edge.HostRoute{{
+			Match: func(host string) bool { return strings.HasPrefix(host, "fn.") },
+			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				p, err := srv.Authenticate(r)
+				body, _ := io.ReadAll(r.Body)
+				a := answer{body: string(body), err: err}
+				if p != nil {
+					a.arn = p.ARN
+				}
+				got <- a
+			}),
+		}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	send := func(secret string, sign bool) answer {
+		t.Helper()
+		body := `{"hello":"url"}`
+		req, _ := http.NewRequest(http.MethodPost, hs.URL+"/x", strings.NewReader(body))
+		req.Host = "fn.lambda-url.us-east-1.localhost"
+		if sign {
+			sum := sha256.Sum256([]byte(body))
+			signer := v4.NewSigner()
+			if err := signer.SignHTTP(context.Background(), aws.Credentials{AccessKeyID: "test", SecretAccessKey: secret},
+				req, hex.EncodeToString(sum[:]), "lambda", "us-east-1", time.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return <-got
+	}
+	if a := send("test", true); a.err != nil || a.arn != "arn:aws:iam::000000000000:root" || a.body != `{"hello":"url"}` {
+		t.Errorf("signed: %+v", a)
+	}
+	if a := send("wrong", true); !errors.Is(a.err, sigv4.ErrSignatureMismatch) {
+		t.Errorf("wrong secret: %+v", a)
+	}
+	if a := send("", false); !errors.Is(a.err, sigv4.ErrNoAuth) {
+		t.Errorf("unsigned: %+v", a)
 	}
 }
