@@ -36,7 +36,8 @@ type environment struct {
 	log      *sandboxLog        // nil until the sandbox runs
 
 	started  time.Time     // when the cold start began
-	initDur  time.Duration // until the runtime first asked for an invocation
+	running  time.Time     // when the substrate had started the runtime
+	initDur  time.Duration // from running until the runtime first asked for an invocation
 	initErr  error         // why the init failed; the first invocation reports it
 	lastUsed time.Time     // guarded by Pool.mu
 
@@ -121,6 +122,7 @@ func (p *Pool) coldStart(ctx context.Context, fn *Function) (*environment, error
 		p.unroute(env)
 		return nil, fmt.Errorf("cold start %s: %w", fn.Name, err)
 	}
+	env.running = p.now()
 	if spec.Network != "" {
 		// No egress at all: the Runtime API's gateway port stays open
 		// (AllowGatewayPort), every other host port and the outside do not.
@@ -143,9 +145,12 @@ func (p *Pool) coldStart(ctx context.Context, fn *Function) (*environment, error
 	ictx, cancel := context.WithTimeout(ctx, initTimeout)
 	defer cancel()
 	err = env.sess.WaitReady(ictx)
-	env.initDur = p.now().Sub(env.started)
+	// Lambda's Init Duration is the runtime's own init, not the making of
+	// its sandbox: it counts from when Run returned (the runtime started
+	// just before) to the runtime's first request for an invocation.
+	env.initDur = p.now().Sub(env.running)
 	if d, ok := env.sess.InitDuration(); ok {
-		env.initDur = d
+		env.initDur = max(d-env.running.Sub(env.started), 0)
 	}
 	switch {
 	case err == nil:
