@@ -124,7 +124,13 @@ func (p *Pool) run(ctx context.Context, env *environment, fn *Function, req *Req
 	env.log.line("END RequestId: " + req.RequestID)
 	env.log.line(reportLine(req.RequestID, out, status))
 	if req.Tail {
-		out.LogTail = env.log.tail(startLine, off)
+		if cold {
+			// A cold start's tail begins with the runtime's init output,
+			// where an init failure's traceback is.
+			out.LogTail = env.log.tail("", 0)
+		} else {
+			out.LogTail = env.log.tail(startLine, off)
+		}
 	}
 	if !healthy || !p.park(env) {
 		p.forget(env)

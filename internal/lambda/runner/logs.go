@@ -100,11 +100,14 @@ func (l *sandboxLog) since(off int64) ([]sandboxlog.Record, int64, error) {
 }
 
 // tail is the last 4 KB of an invocation's lines: first (its START line,
-// which the file holds just before off) and everything after off.
+// which the file holds just before off; none when empty) and everything
+// after off.
 func (l *sandboxLog) tail(first string, off int64) []byte {
 	var b strings.Builder
-	b.WriteString(first)
-	b.WriteByte('\n')
+	if first != "" {
+		b.WriteString(first)
+		b.WriteByte('\n')
+	}
 	if off >= 0 {
 		recs, _, _ := l.since(off)
 		for _, r := range recs {

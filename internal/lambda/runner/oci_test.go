@@ -98,7 +98,7 @@ func TestPythonColdThenWarm(t *testing.T) {
 		t.Errorf("first result %+v", first)
 	}
 	tail := string(first.LogTail)
-	for _, want := range []string{"START RequestId: " + req.RequestID + " Version: $LATEST\n", "handling one\n",
+	for _, want := range []string{"init of py-hello\n", "START RequestId: " + req.RequestID + " Version: $LATEST\n", "handling one\n",
 		"END RequestId: " + req.RequestID + "\n", "REPORT RequestId: " + req.RequestID + "\tDuration: ", "\tInit Duration: "} {
 		if !strings.Contains(tail, want) {
 			t.Errorf("log tail lacks %q:\n%s", want, tail)
