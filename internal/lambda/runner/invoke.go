@@ -17,6 +17,10 @@ import (
 // over HTTP.
 const tailSettle = 2 * time.Millisecond
 
+// exitSettle bounds how long a failed invocation with Request.Tail waits
+// for its runtime to exit, so the tail holds the runtime's last words.
+const exitSettle = 500 * time.Millisecond
+
 var _ Invoker = (*Pool)(nil)
 
 // Invoke runs req on a warm sandbox of fn, or a new one.
@@ -118,7 +122,14 @@ func (p *Pool) run(ctx context.Context, env *environment, fn *Function, req *Req
 		env.broken.Store(true) // stats below, then the sandbox goes
 	}
 	out.MaxMemoryUsedMB = p.maxMemoryMB(ctx, env)
-	if req.Tail {
+	switch {
+	case req.Tail && !healthy && status != "timeout":
+		// The runtime failed and is exiting: once it has, its last lines
+		// (a traceback) are all in the log.
+		wctx, cancel := context.WithTimeout(ctx, exitSettle)
+		p.host.Wait(wctx, env.id)
+		cancel()
+	case req.Tail:
 		time.Sleep(tailSettle)
 	}
 	env.log.line("END RequestId: " + req.RequestID)

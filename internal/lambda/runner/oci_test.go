@@ -255,7 +255,12 @@ func TestCrashAndInitErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fn := function("py-init-"+strings.ReplaceAll(tc.name, " ", "-"), py, tc.handler, codeDir(t, map[string]string{"app.py": tc.code}))
-			res := mustInvoke(t, p, fn, request(`{}`))
+			req := request(`{}`)
+			req.Tail = true
+			res := mustInvoke(t, p, fn, req)
+			if !strings.Contains(string(res.LogTail), "[ERROR] "+tc.errorType+": ") {
+				t.Errorf("log tail lacks the runtime's init error line:\n%s", res.LogTail)
+			}
 			var doc struct{ ErrorType, ErrorMessage string }
 			if err := json.Unmarshal(res.Payload, &doc); err != nil || res.FunctionError != "Unhandled" || doc.ErrorType != tc.errorType {
 				t.Errorf("init error answer %q %s (%v); want errorType %s", res.FunctionError, res.Payload, err, tc.errorType)
