@@ -77,6 +77,7 @@ type Pool struct {
 	gateway *network.MetadataServer // nil when sandboxes use loopback listeners
 	netName string
 	apiAddr string // AWS_LAMBDA_RUNTIME_API of networked sandboxes
+	driver  string // the Host's sandbox driver
 	ship    *shipper
 
 	ctx    context.Context // ends at Close; sandbox goroutines run under it
@@ -123,7 +124,7 @@ func New(ctx context.Context, opts Options) (*Pool, error) {
 		return nil, fmt.Errorf("lambda runner: %w", err)
 	}
 	p := &Pool{
-		opts: opts, host: opts.Host, log: opts.Logger, now: opts.Now, root: root,
+		opts: opts, host: opts.Host, log: opts.Logger, now: opts.Now, root: root, driver: opts.Host.Driver().Name(),
 		versions:   make(map[versionKey]*versionPool),
 		inflight:   make(map[functionKey]int),
 		unreserved: make(map[partitionKey]int),
@@ -152,8 +153,9 @@ func (p *Pool) serveGateway(ctx context.Context) error {
 		if p.proxied() {
 			return nil // PackageType Image functions fail at their cold start
 		}
-		if d := p.host.Info().Driver; d != substrate.DriverProcess && d != substrate.DriverFake {
-			return fmt.Errorf("the %s driver needs networking for sandboxes to reach the Runtime API: %s", d, p.host.Info().NetworkReason)
+		if !p.hostProcesses() {
+			return fmt.Errorf("the %s driver needs networking (or Options.RuntimeAPIProxy) for sandboxes to reach the Runtime API: %s",
+				p.driver, p.host.Info().NetworkReason)
 		}
 		return nil
 	}
@@ -227,6 +229,12 @@ func (p *Pool) Close(ctx context.Context) error {
 // proxied reports whether zip-packaged functions reach the Runtime API
 // through the in-sandbox proxy rather than a network.
 func (p *Pool) proxied() bool {
-	d := p.host.Info().Driver
-	return p.opts.RuntimeAPIProxy != "" && d != substrate.DriverProcess && d != substrate.DriverFake
+	return p.opts.RuntimeAPIProxy != "" && !p.hostProcesses()
+}
+
+// hostProcesses reports whether sandboxes share the host's network
+// namespace (the process driver; the fake one in tests), so a loopback
+// listener reaches them.
+func (p *Pool) hostProcesses() bool {
+	return p.driver == substrate.DriverProcess || p.driver == substrate.DriverFake
 }

@@ -128,7 +128,7 @@ func (p *Pool) runSpec(ctx context.Context, fn *Function, env *environment, apiA
 	rs.Env = environ(fn, rt, apiAddr, env.stream)
 	rs.Mounts = slices.Concat(p.root.mounts, mounts, rs.Mounts,
 		[]substrate.Mount{{Type: substrate.MountBind, Source: fn.CodeDir, Destination: taskRoot, ReadOnly: true}})
-	if p.host.Info().Driver == substrate.DriverProcess {
+	if p.driver == substrate.DriverProcess {
 		// A host process sees the host's paths: the code and bootstrap
 		// are where the host keeps them.
 		rs, err = processSpec(rs, rt, fn)
