@@ -46,11 +46,11 @@ type Function struct {
 	// reservation share in this account and region: the account limit less
 	// every reservation.
 	UnreservedPool int
-	// Credentials are the execution role's temporary credentials, given to
-	// the runtime as Lambda does (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
-	// AWS_SESSION_TOKEN); nil for none. A sandbox keeps the credentials it
-	// started with.
-	Credentials *Credentials
+	// Credentials mints the execution role's temporary credentials, given
+	// to the runtime as Lambda does (AWS_ACCESS_KEY_ID,
+	// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN); nil for none. It is called
+	// at cold starts only: a sandbox keeps the credentials it started with.
+	Credentials func(ctx context.Context) (*Credentials, error)
 }
 
 // Credentials are temporary AWS credentials.

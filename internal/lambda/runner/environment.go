@@ -131,7 +131,7 @@ func (p *Pool) coldStart(ctx context.Context, fn *Function) (*environment, error
 			return nil, fmt.Errorf("cold start %s: %w", fn.Name, err)
 		}
 	}
-	env.log, err = openSandboxLog(sb.LogPath, logGroup, env.stream, p.now)
+	env.log, err = openSandboxLog(sb.LogPath, LogDestination{Account: fn.Account, Region: fn.Region, Group: logGroup, Stream: env.stream}, p.now)
 	if err != nil {
 		p.destroyNow(env, "log failed")
 		return nil, fmt.Errorf("cold start %s: %w", fn.Name, err)

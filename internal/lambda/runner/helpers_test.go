@@ -45,13 +45,17 @@ type memorySink struct {
 	streams map[string][]LogEvent // by group + " " + stream
 }
 
-func (s *memorySink) Ship(ctx context.Context, group, stream string, events []LogEvent) error {
+func (s *memorySink) Ship(ctx context.Context, dest LogDestination, events []LogEvent) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.streams == nil {
 		s.streams = map[string][]LogEvent{}
 	}
-	s.streams[group+" "+stream] = append(s.streams[group+" "+stream], events...)
+	if dest.Account == "" || dest.Region == "" {
+		return fmt.Errorf("lines for %s without an account or region", dest.Group)
+	}
+	key := dest.Group + " " + dest.Stream
+	s.streams[key] = append(s.streams[key], events...)
 	return nil
 }
 

@@ -28,7 +28,13 @@ type LogEvent struct {
 // from one goroutine per Pool, never on an invocation's path; an error is
 // logged and the batch dropped.
 type LogSink interface {
-	Ship(ctx context.Context, group, stream string, events []LogEvent) error
+	Ship(ctx context.Context, dest LogDestination, events []LogEvent) error
+}
+
+// LogDestination is where a sandbox's lines go: the function's account and
+// region, its log group and the sandbox's stream.
+type LogDestination struct {
+	Account, Region, Group, Stream string
 }
 
 // maxTail is how much of an invocation's log Request.Tail returns.
@@ -39,7 +45,8 @@ const maxTail = 4096
 // records, so they interleave with the runtime's lines in order), and the
 // shipper reads the file from where it last stopped.
 type sandboxLog struct {
-	path, group, stream string
+	path string
+	dest LogDestination
 
 	f *os.File
 	w *sandboxlog.Writer
@@ -49,12 +56,12 @@ type sandboxLog struct {
 	shipped int64       // file offset shipped up to; guarded by shipMu
 }
 
-func openSandboxLog(path, group, stream string, now func() time.Time) (*sandboxLog, error) {
+func openSandboxLog(path string, dest LogDestination, now func() time.Time) (*sandboxLog, error) {
 	f, err := sandboxlog.OpenFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("open sandbox log: %w", err)
 	}
-	l := &sandboxLog{path: path, group: group, stream: stream, f: f, w: sandboxlog.NewWriter(f, now)}
+	l := &sandboxLog{path: path, dest: dest, f: f, w: sandboxlog.NewWriter(f, now)}
 	l.dirty.Store(true) // the runtime's init output
 	return l, nil
 }
@@ -205,7 +212,7 @@ func (s *shipper) ship(ctx context.Context, l *sandboxLog) {
 	for _, r := range recs {
 		events = append(events, LogEvent{Time: r.Time, Message: r.Content})
 	}
-	if err := s.sink.Ship(ctx, l.group, l.stream, events); err != nil {
-		s.log.Warn("lambda runner: ship log lines", "group", l.group, "stream", l.stream, "lines", len(events), "err", err)
+	if err := s.sink.Ship(ctx, l.dest, events); err != nil {
+		s.log.Warn("lambda runner: ship log lines", "group", l.dest.Group, "stream", l.dest.Stream, "lines", len(events), "err", err)
 	}
 }

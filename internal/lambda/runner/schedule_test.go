@@ -311,9 +311,9 @@ func streamOf(t *testing.T, p *Pool, id string) string {
 func TestEnvironmentVariables(t *testing.T) {
 	fn := function("envs", "python3.11", "app.handler", "/code")
 	fn.Environment = map[string]string{"LANG": "C.UTF-8", "AWS_LAMBDA_FUNCTION_NAME": "spoofed", "MINE": "1", "AWS_SESSION_TOKEN": "spoofed"}
-	fn.Credentials = &Credentials{AccessKeyID: "ASIAEXAMPLE", SecretAccessKey: "secret", SessionToken: "token"}
+	creds := &Credentials{AccessKeyID: "ASIAEXAMPLE", SecretAccessKey: "secret", SessionToken: "token"}
 	env := map[string]string{}
-	for _, kv := range environ(fn, lambdart.Runtime{Name: "python3.11", Family: lambdart.FamilyPython}, "10.0.0.1:9001", "2026/01/02/[$LATEST]ab") {
+	for _, kv := range environ(fn, lambdart.Runtime{Name: "python3.11", Family: lambdart.FamilyPython}, "10.0.0.1:9001", "2026/01/02/[$LATEST]ab", creds) {
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
 	}

@@ -37,7 +37,7 @@ func milliCPU(memoryMB int) int64 {
 // environ is the runtime's environment: Lambda's defaults, then the
 // function's own variables, then the variables Lambda reserves (which a
 // function cannot set).
-func environ(fn *Function, rt lambdart.Runtime, apiAddr, stream string) []string {
+func environ(fn *Function, rt lambdart.Runtime, apiAddr, stream string, creds *Credentials) []string {
 	env := map[string]string{
 		"TZ":              ":UTC",
 		"LANG":            "en_US.UTF-8",
@@ -59,7 +59,7 @@ func environ(fn *Function, rt lambdart.Runtime, apiAddr, stream string) []string
 		"LAMBDA_RUNTIME_DIR":              runtimeDir,
 		"_HANDLER":                        fn.Handler,
 	}
-	if c := fn.Credentials; c != nil {
+	if c := creds; c != nil {
 		reserved["AWS_ACCESS_KEY_ID"] = c.AccessKeyID
 		reserved["AWS_SECRET_ACCESS_KEY"] = c.SecretAccessKey
 		reserved["AWS_SESSION_TOKEN"] = c.SessionToken
@@ -93,6 +93,13 @@ func (p *Pool) runSpec(ctx context.Context, fn *Function, env *environment, apiA
 		Network:      p.netName,
 		Mounts:       []substrate.Mount{{Type: substrate.MountTmpfs, Destination: "/tmp", SizeBytes: int64(max(fn.EphemeralMB, 512)) << 20}},
 	}
+	var creds *Credentials
+	if fn.Credentials != nil {
+		var err error
+		if creds, err = fn.Credentials(ctx); err != nil {
+			return rs, fmt.Errorf("execution role credentials: %w", err)
+		}
+	}
 	if fn.ImageURI != "" {
 		img, err := p.host.Images().Get(ctx, fn.ImageURI)
 		if err != nil {
@@ -108,7 +115,7 @@ func (p *Pool) runSpec(ctx context.Context, fn *Function, env *environment, apiA
 		rs.Image = fn.ImageURI
 		rs.Command = slices.Concat(entry, cmd)
 		rs.WorkDir = fn.ImageWorkDir
-		rs.Env = environ(fn, lambdart.Runtime{}, apiAddr, env.stream)
+		rs.Env = environ(fn, lambdart.Runtime{}, apiAddr, env.stream, creds)
 		return rs, nil
 	}
 	rt, err := p.opts.Runtimes.RuntimeFor(ctx, fn.Runtime)
@@ -125,7 +132,7 @@ func (p *Pool) runSpec(ctx context.Context, fn *Function, env *environment, apiA
 	rs.RootDir = p.root.dir
 	rs.Command = rt.Command(runtimeDir, taskRoot)
 	rs.WorkDir = taskRoot
-	rs.Env = environ(fn, rt, apiAddr, env.stream)
+	rs.Env = environ(fn, rt, apiAddr, env.stream, creds)
 	rs.Mounts = slices.Concat(p.root.mounts, mounts, rs.Mounts,
 		[]substrate.Mount{{Type: substrate.MountBind, Source: fn.CodeDir, Destination: taskRoot, ReadOnly: true}})
 	if p.driver == substrate.DriverProcess {
