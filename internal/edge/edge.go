@@ -145,15 +145,16 @@ func NewRequestID() string {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if s.opts.Internal != nil && isInternalPath(r.URL.Path) {
-		s.opts.Internal.ServeHTTP(w, r)
-		return
-	}
+	// A function URL owns every path, /_nimbus/ and /metrics included.
 	for _, hr := range s.opts.Hosts {
 		if hr.Match(r.Host) {
 			hr.Handler.ServeHTTP(w, r)
 			return
 		}
+	}
+	if s.opts.Internal != nil && isInternalPath(r.URL.Path) {
+		s.opts.Internal.ServeHTTP(w, r)
+		return
 	}
 	start := time.Now()
 	// One allocation for both: each escapes (into the context, and to the

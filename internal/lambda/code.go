@@ -65,6 +65,11 @@ func (a *API) saveCode(zipFile []byte) (storedCode, error) {
 		return storedCode{}, errInternal(err, "store code %s", sc.Hash)
 	}
 	tmp, err := os.MkdirTemp(a.codeDir, ".unpack-")
+	if err == nil {
+		// MkdirTemp makes 0700; the runtime runs as Lambda's unprivileged
+		// user and must enter /var/task.
+		err = os.Chmod(tmp, 0o755)
+	}
 	if err != nil {
 		return storedCode{}, errInternal(err, "unpack code %s", sc.Hash)
 	}

@@ -110,6 +110,12 @@ func (a *API) runnerFunction(t *target) *runner.Function {
 	if v.CodeHash != "" {
 		fn.CodeDir = a.codePath(v.CodeHash)
 	}
+	if a.roleCredentials != nil && v.Role != "" {
+		role, session := v.Role, t.fn.Name
+		fn.Credentials = func(ctx context.Context) (*runner.Credentials, error) {
+			return a.roleCredentials(ctx, role, session)
+		}
+	}
 	if ic := v.ImageConfig; ic != nil {
 		fn.ImageCommand, fn.ImageEntryPoint, fn.ImageWorkDir = ic.Command, ic.EntryPoint, ic.WorkingDirectory
 	}

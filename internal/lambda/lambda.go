@@ -70,6 +70,10 @@ type Options struct {
 	// lambda:InvokeFunctionUrl on fnARN). Nil refuses every such request
 	// with 403, since only the edge can verify signatures.
 	URLAuthorizer func(r *http.Request, account, fnARN string) error
+	// RoleCredentials mints temporary credentials for a function's
+	// execution role (STS, as Lambda assumes the role); nil gives
+	// functions no credentials.
+	RoleCredentials func(ctx context.Context, roleARN, sessionName string) (*runner.Credentials, error)
 }
 
 // API is the Lambda service: its handlers, the async dispatcher and the
@@ -89,6 +93,7 @@ type API struct {
 	throttleDelay      time.Duration
 	workers            int
 	urlAuthorizer      func(r *http.Request, account, fnARN string) error
+	roleCredentials    func(ctx context.Context, roleARN, sessionName string) (*runner.Credentials, error)
 
 	// wake tells the async dispatcher that an event was queued.
 	wake chan struct{}
@@ -116,6 +121,7 @@ func New(opts Options) (*API, error) {
 		throttleDelay:      orDefault(opts.ThrottleRetryDelay, DefaultThrottleRetryDelay),
 		workers:            orDefault(opts.AsyncWorkers, DefaultAsyncWorkers),
 		urlAuthorizer:      opts.URLAuthorizer,
+		roleCredentials:    opts.RoleCredentials,
 		wake:               make(chan struct{}, 1),
 	}
 	if a.log == nil {

@@ -5,8 +5,10 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"strings"
 	"time"
 
+	"github.com/nimbus-dev/nimbus/internal/lambda"
 	"github.com/nimbus-dev/nimbus/internal/metrics"
 	"github.com/nimbus-dev/nimbus/internal/substrate"
 )
@@ -29,6 +31,10 @@ func (h *internalHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		h.metrics.Write(w)
 	default:
+		if strings.HasPrefix(r.URL.Path, lambda.CodePathPrefix) && h.srv.lambda != nil {
+			h.srv.lambda.CodeHandler().ServeHTTP(w, r)
+			return
+		}
 		writeJSON(w, http.StatusNotFound, map[string]any{"error": "no such nimbus endpoint: " + r.URL.Path})
 	}
 }

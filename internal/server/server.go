@@ -21,6 +21,8 @@ import (
 	"github.com/nimbus-dev/nimbus/internal/edge"
 	"github.com/nimbus-dev/nimbus/internal/iam"
 	"github.com/nimbus-dev/nimbus/internal/imds"
+	"github.com/nimbus-dev/nimbus/internal/lambda"
+	"github.com/nimbus-dev/nimbus/internal/lambda/runner"
 	"github.com/nimbus-dev/nimbus/internal/logs"
 	"github.com/nimbus-dev/nimbus/internal/metrics"
 	"github.com/nimbus-dev/nimbus/internal/network"
@@ -44,14 +46,17 @@ type Server struct {
 	// workers are the background loops (controllers, dispatchers,
 	// sweepers), run until closeAll; metadata serves IMDS to instance
 	// sandboxes where the host has networking.
-	workers  workers
-	iam      *iam.IAM // users, roles, policies: credentials and authorization
-	logs     *logs.Logs
-	s3       *s3.API
-	metadata *network.MetadataServer
-	services []*service.Service
-	edge     *edge.Server
-	http     *http.Server
+	workers workers
+	iam     *iam.IAM // users, roles, policies: credentials and authorization
+	logs    *logs.Logs
+	s3      *s3.API
+	// lambda is the Lambda API; lambdaPool runs its functions' sandboxes.
+	lambda     *lambda.API
+	lambdaPool *runner.Pool
+	metadata   *network.MetadataServer
+	services   []*service.Service
+	edge       *edge.Server
+	http       *http.Server
 }
 
 // New builds a server from cfg: opens the store and wires every service.
@@ -111,19 +116,25 @@ func New(ctx context.Context, cfg *config.Config, version string, log *slog.Logg
 		return nil, err
 	}
 	s.workers.start(ctx, log, "CloudWatch Logs retention", s.logs.Run)
-	s.s3, err = s3.New(ctx, s3.Options{Store: st, DataDir: cfg.DataDir, Logger: log})
+	if err := s.startLambda(ctx); err != nil {
+		s.closeAll()
+		return nil, fmt.Errorf("lambda: %w", err)
+	}
+	s.s3, err = s3.New(ctx, s3.Options{Store: st, DataDir: cfg.DataDir, Logger: log,
+		Functions: s.lambda, Events: s3Events{s.lambda}})
 	if err != nil {
 		s.closeAll()
 		return nil, err
 	}
 	s.workers.start(ctx, log, "S3 event outbox", s.s3.Run)
-	s.services = []*service.Service{stsSvc, iamSvc, ec2Svc, s.logs.Service(), s.s3.Service()}
+	s.services = []*service.Service{stsSvc, iamSvc, ec2Svc, s.logs.Service(), s.s3.Service(), s.lambda.Service()}
 	s.workers.start(ctx, log, "IAM session purge", s.purgeSessions)
 	reg := metrics.New()
 	s.edge, err = edge.New(edge.Options{
 		Services:    s.services,
 		Credentials: credentials.Chain{credentials.Root(cfg.AccountID, cfg.RootAccessKey, cfg.RootSecretKey), s.iam},
-		Authorizer:  s.iam.Authorizer(),
+		Authorizer:  s.iam.Authorizer().WithResourcePolicies("lambda", s.lambda),
+		Hosts:       []edge.HostRoute{{Match: lambda.IsFunctionURLHost, Handler: s.lambda.URLHandler()}},
 		AnyAuth:     cfg.Auth == config.AuthAny,
 		Account:     cfg.AccountID,
 		Regions:     regions,
@@ -216,6 +227,12 @@ func (s *Server) purgeSessions(ctx context.Context) error {
 func (s *Server) closeAll() error {
 	var err error
 	s.workers.stop()
+	if s.lambdaPool != nil {
+		closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = s.lambdaPool.Close(closeCtx)
+		cancel()
+		s.lambdaPool = nil
+	}
 	if s.logs != nil {
 		err = s.logs.Close()
 		s.logs = nil
