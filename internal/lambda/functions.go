@@ -101,7 +101,7 @@ func (a *API) createFunction(ctx context.Context, in *createFunctionInput) (*fun
 	if len(in.Architectures) > 0 {
 		v.Arch = in.Architectures[0]
 	}
-	if err := a.applyCode(&v, in.Code); err != nil {
+	if err := a.applyCode(ctx, &v, in.Code); err != nil {
 		return nil, err
 	}
 	if v.PackageType == packageZip && (v.Runtime == "" || v.Handler == "") {
@@ -212,7 +212,7 @@ var reservedEnvironment = map[string]bool{
 }
 
 // applyCode stores the package code names and points v at it.
-func (a *API) applyCode(v *versionRecord, code *functionCode) error {
+func (a *API) applyCode(ctx context.Context, v *versionRecord, code *functionCode) error {
 	if code == nil {
 		return errInvalidParameter("Please provide a source for function code.")
 	}
@@ -232,8 +232,14 @@ func (a *API) applyCode(v *versionRecord, code *functionCode) error {
 	switch {
 	case code.ImageUri != "":
 		return errInvalidParameter("Please don't provide ImageUri when updating a function with packageType Zip.")
+	case code.ZipFile != nil && (code.S3Bucket != "" || code.S3Key != ""):
+		return errInvalidParameter("Please do not provide other FunctionCode parameters when providing a ZipFile.")
 	case code.S3Bucket != "" || code.S3Key != "":
-		return errInvalidParameter("nimbus does not serve S3 yet: upload the deployment package as ZipFile.")
+		zip, err := a.codeFromS3(ctx, code.S3Bucket, code.S3Key)
+		if err != nil {
+			return err
+		}
+		code = &functionCode{ZipFile: zip}
 	case len(code.ZipFile) == 0:
 		return errInvalidParameter("Please provide a source for function code.")
 	}
@@ -471,7 +477,7 @@ func (a *API) updateFunctionCode(ctx context.Context, in *updateFunctionCodeInpu
 	// the package is named by its content, so a lost race leaves nothing
 	// behind that another function could not use.
 	staged := current.Latest
-	if err := a.applyCode(&staged, &functionCode{ZipFile: in.ZipFile, S3Bucket: in.S3Bucket, S3Key: in.S3Key, ImageUri: in.ImageUri}); err != nil {
+	if err := a.applyCode(ctx, &staged, &functionCode{ZipFile: in.ZipFile, S3Bucket: in.S3Bucket, S3Key: in.S3Key, ImageUri: in.ImageUri}); err != nil {
 		return nil, err
 	}
 	if in.DryRun {

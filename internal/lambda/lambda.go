@@ -74,6 +74,9 @@ type Options struct {
 	// execution role (STS, as Lambda assumes the role); nil gives
 	// functions no credentials.
 	RoleCredentials func(ctx context.Context, roleARN, sessionName string) (*runner.Credentials, error)
+	// S3Objects reads an S3 object: deployment packages given as S3Bucket
+	// and S3Key. Nil answers such packages as a missing bucket.
+	S3Objects func(ctx context.Context, account, bucket, key string) (io.ReadCloser, int64, error)
 }
 
 // API is the Lambda service: its handlers, the async dispatcher and the
@@ -94,6 +97,7 @@ type API struct {
 	workers            int
 	urlAuthorizer      func(r *http.Request, account, fnARN string) error
 	roleCredentials    func(ctx context.Context, roleARN, sessionName string) (*runner.Credentials, error)
+	s3Objects          func(ctx context.Context, account, bucket, key string) (io.ReadCloser, int64, error)
 
 	// wake tells the async dispatcher that an event was queued.
 	wake chan struct{}
@@ -122,6 +126,7 @@ func New(opts Options) (*API, error) {
 		workers:            orDefault(opts.AsyncWorkers, DefaultAsyncWorkers),
 		urlAuthorizer:      opts.URLAuthorizer,
 		roleCredentials:    opts.RoleCredentials,
+		s3Objects:          opts.S3Objects,
 		wake:               make(chan struct{}, 1),
 	}
 	if a.log == nil {

@@ -3,6 +3,7 @@ package lambda
 import (
 	"context"
 	"errors"
+	"io"
 	"strings"
 
 	"github.com/nimbus-dev/nimbus/internal/awserr"
@@ -128,4 +129,38 @@ func (a *API) ResourcePolicy(ctx context.Context, account, arn string) (string, 
 		return "", nil
 	}
 	return doc, err
+}
+
+// codeFromS3 reads a deployment package named by S3Bucket and S3Key, as
+// CreateFunction and UpdateFunctionCode accept it, with Lambda's wording
+// for S3's errors.
+func (a *API) codeFromS3(ctx context.Context, bucket, key string) ([]byte, error) {
+	if bucket == "" || key == "" {
+		return nil, errInvalidParameter("Please provide both S3Bucket and S3Key.")
+	}
+	if a.s3Objects == nil {
+		return nil, errInvalidParameter("Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error Message: The specified bucket does not exist")
+	}
+	account, _ := partition(ctx)
+	r, size, err := a.s3Objects(ctx, account, bucket, key)
+	var ae *awserr.Error
+	if errors.As(err, &ae) && (ae.Code == "NoSuchBucket" || ae.Code == "NoSuchKey" || ae.Kind == awserr.NotFound) {
+		msg := "The specified key does not exist."
+		if ae.Code == "NoSuchBucket" {
+			msg = "The specified bucket does not exist"
+		}
+		return nil, errInvalidParameter("Error occurred while GetObject. S3 Error Code: %s. S3 Error Message: %s", ae.Code, msg)
+	}
+	if err != nil {
+		return nil, errInternal(err, "read s3://%s/%s", bucket, key)
+	}
+	defer r.Close()
+	if size > maxZippedCode {
+		return nil, errInvalidParameter("Zipped size must be smaller than %d bytes", maxZippedCode)
+	}
+	data, err := io.ReadAll(io.LimitReader(r, maxZippedCode+1))
+	if err != nil {
+		return nil, errInternal(err, "read s3://%s/%s", bucket, key)
+	}
+	return data, nil
 }

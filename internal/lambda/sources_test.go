@@ -1,11 +1,20 @@
 package lambda
 
 import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
+	"io"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/nimbus-dev/nimbus/internal/awserr"
 )
 
 func TestS3SourcePermissionAndEvents(t *testing.T) {
@@ -47,5 +56,42 @@ func TestS3SourcePermissionAndEvents(t *testing.T) {
 	}
 	if err := h.api.EnqueueEvent(ctx, arn+"-gone", []byte(`{}`)); !errors.Is(err, ErrNoSuchFunction) {
 		t.Errorf("event for a missing function: %v", err)
+	}
+}
+
+func TestCodeFromS3(t *testing.T) {
+	pkg := zipOf(t, map[string]string{"app.py": "def handler(e, c):\n    return 1\n"})
+	h := newHarness(t, func(o *Options) {
+		o.S3Objects = func(ctx context.Context, account, bucket, key string) (io.ReadCloser, int64, error) {
+			switch {
+			case bucket != "code":
+				return nil, 0, &awserr.Error{Kind: awserr.NotFound, Code: "NoSuchBucket", Message: "The specified bucket does not exist"}
+			case key != "fn.zip":
+				return nil, 0, &awserr.Error{Kind: awserr.NotFound, Code: "NoSuchKey", Message: "The specified key does not exist."}
+			}
+			return io.NopCloser(bytes.NewReader(pkg)), int64(len(pkg)), nil
+		}
+	})
+	create := func(bucket, key string) (*lambda.CreateFunctionOutput, error) {
+		return h.client.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("from-s3"),
+			Runtime: "python3.11", Handler: aws.String("app.handler"), Role: aws.String("arn:aws:iam::000000000000:role/r"),
+			Code: &types.FunctionCode{S3Bucket: aws.String(bucket), S3Key: aws.String(key)}})
+	}
+	_, err := create("nope", "fn.zip")
+	wantAPIError(t, err, "InvalidParameterValueException", 400)
+	if err == nil || !strings.Contains(err.Error(), "S3 Error Code: NoSuchBucket") {
+		t.Errorf("missing bucket: %v", err)
+	}
+	_, err = create("code", "other.zip")
+	if err == nil || !strings.Contains(err.Error(), "S3 Error Code: NoSuchKey") {
+		t.Errorf("missing key: %v", err)
+	}
+	out, err := create("code", "fn.zip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(pkg)
+	if aws.ToString(out.CodeSha256) != base64.StdEncoding.EncodeToString(sum[:]) || out.CodeSize != int64(len(pkg)) {
+		t.Errorf("package from S3: sha %s size %d", aws.ToString(out.CodeSha256), out.CodeSize)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -34,6 +35,10 @@ func (s *Server) startLambda(ctx context.Context) error {
 		Store: s.store, DataDir: s.cfg.DataDir, Invoker: pool, Logger: s.log,
 		AccountConcurrency: s.cfg.LambdaConcurrency, URLPort: port, RetryBaseDelay: s.cfg.LambdaRetryDelay,
 		URLAuthorizer: s.authorizeFunctionURL, RoleCredentials: s.roleCredentials,
+		// S3 is built after Lambda (it delivers events to it).
+		S3Objects: func(ctx context.Context, account, bucket, key string) (io.ReadCloser, int64, error) {
+			return s.s3.ReadObject(ctx, account, bucket, key)
+		},
 	})
 	if err != nil {
 		return err
