@@ -25,6 +25,12 @@ func (s *Server) startLambda(ctx context.Context) error {
 	pool, err := runner.New(ctx, runner.Options{
 		Host: s.host, DataDir: s.cfg.DataDir, Logger: s.log,
 		KeepAlive: s.cfg.LambdaKeepAlive, LogSink: logSink{s.logs},
+		// Functions reach nimbus's own API (the edge is built last, hence
+		// the indirection), on the gateway or, as host processes, on the
+		// listener.
+		AWSAPI:     http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.edge.ServeHTTP(w, r) }),
+		AWSAPIPort: DefaultURLPortOf(s.cfg.Listen),
+		AWSAPIURL:  "http://" + s.cfg.Listen,
 	})
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -58,6 +59,13 @@ type Options struct {
 	// driver get no network at all (faster cold starts, see ProxyCommand);
 	// without it, and for PackageType Image, sandboxes join Network.
 	RuntimeAPIProxy string
+	// AWSAPI, when set, is nimbus's own API, served to networked sandboxes
+	// on the gateway at AWSAPIPort so a function's SDK reaches nimbus (as a
+	// function on AWS reaches AWS): AWS_ENDPOINT_URL names it. Host-process
+	// sandboxes get AWSAPIURL instead (nimbus's listener).
+	AWSAPI     http.Handler
+	AWSAPIPort int
+	AWSAPIURL  string
 	// Runtimes says how the host runs each runtime; lambdart's process-wide
 	// catalog when nil.
 	Runtimes *lambdart.Catalog
@@ -75,10 +83,13 @@ type Pool struct {
 	root    *hostRoot
 	mux     *lambdart.Mux
 	gateway *network.MetadataServer // nil when sandboxes use loopback listeners
-	netName string
-	apiAddr string // AWS_LAMBDA_RUNTIME_API of networked sandboxes
-	driver  string // the Host's sandbox driver
-	ship    *shipper
+	// awsGateway serves Options.AWSAPI at awsURL to networked sandboxes.
+	awsGateway *network.MetadataServer
+	awsURL     string
+	netName    string
+	apiAddr    string // AWS_LAMBDA_RUNTIME_API of networked sandboxes
+	driver     string // the Host's sandbox driver
+	ship       *shipper
 
 	ctx    context.Context // ends at Close; sandbox goroutines run under it
 	cancel context.CancelFunc
@@ -183,7 +194,30 @@ func (p *Pool) serveGateway(ctx context.Context) error {
 		return err
 	}
 	p.apiAddr = net.JoinHostPort(n.Gateway.String(), strconv.Itoa(port))
+	if p.opts.AWSAPI != nil && p.opts.AWSAPIPort > 0 && p.opts.AWSAPIPort <= 65535 {
+		if err := mgr.AllowGatewayPort(ctx, uint16(p.opts.AWSAPIPort)); err != nil {
+			return err
+		}
+		p.awsGateway = network.NewMetadataServer(mgr, p.opts.AWSAPI, network.WithGatewayPort(p.opts.AWSAPIPort))
+		if err := p.awsGateway.Listen(ctx, p.netName); err != nil {
+			return fmt.Errorf("serve the AWS API to sandboxes: %w", err)
+		}
+		p.awsURL = "http://" + net.JoinHostPort(n.Gateway.String(), strconv.Itoa(p.opts.AWSAPIPort))
+	}
 	return nil
+}
+
+// awsEndpoint is the AWS_ENDPOINT_URL a sandbox gets: nimbus on the
+// gateway for networked sandboxes, nimbus's listener for host processes,
+// none for sandboxes without a network.
+func (p *Pool) awsEndpoint(proxied bool) string {
+	switch {
+	case p.hostProcesses():
+		return p.opts.AWSAPIURL
+	case proxied:
+		return ""
+	}
+	return p.awsURL
 }
 
 // RuntimeAPI is the handler that serves every networked sandbox's Runtime
@@ -222,6 +256,9 @@ func (p *Pool) Close(ctx context.Context) error {
 	var err error
 	if p.gateway != nil {
 		err = p.gateway.Close(ctx)
+	}
+	if p.awsGateway != nil {
+		err = errors.Join(err, p.awsGateway.Close(ctx))
 	}
 	return err
 }

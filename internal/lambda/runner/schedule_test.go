@@ -313,7 +313,7 @@ func TestEnvironmentVariables(t *testing.T) {
 	fn.Environment = map[string]string{"LANG": "C.UTF-8", "AWS_LAMBDA_FUNCTION_NAME": "spoofed", "MINE": "1", "AWS_SESSION_TOKEN": "spoofed"}
 	creds := &Credentials{AccessKeyID: "ASIAEXAMPLE", SecretAccessKey: "secret", SessionToken: "token"}
 	env := map[string]string{}
-	for _, kv := range environ(fn, lambdart.Runtime{Name: "python3.11", Family: lambdart.FamilyPython}, "10.0.0.1:9001", "2026/01/02/[$LATEST]ab", creds) {
+	for _, kv := range environ(fn, lambdart.Runtime{Name: "python3.11", Family: lambdart.FamilyPython}, "10.0.0.1:9001", "2026/01/02/[$LATEST]ab", creds, "http://10.0.0.1:4566") {
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
 	}
@@ -324,6 +324,7 @@ func TestEnvironmentVariables(t *testing.T) {
 		"AWS_LAMBDA_LOG_STREAM_NAME": "2026/01/02/[$LATEST]ab", "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11", "TZ": ":UTC",
 		"LANG": "C.UTF-8", "PATH": lambdaPath, "LD_LIBRARY_PATH": lambdaLDLibraryPath, "MINE": "1",
 		"AWS_ACCESS_KEY_ID": "ASIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_SESSION_TOKEN": "token",
+		"AWS_ENDPOINT_URL": "http://10.0.0.1:4566",
 	}
 	for k, v := range want {
 		if env[k] != v {

@@ -37,12 +37,15 @@ func milliCPU(memoryMB int) int64 {
 // environ is the runtime's environment: Lambda's defaults, then the
 // function's own variables, then the variables Lambda reserves (which a
 // function cannot set).
-func environ(fn *Function, rt lambdart.Runtime, apiAddr, stream string, creds *Credentials) []string {
+func environ(fn *Function, rt lambdart.Runtime, apiAddr, stream string, creds *Credentials, endpoint string) []string {
 	env := map[string]string{
 		"TZ":              ":UTC",
 		"LANG":            "en_US.UTF-8",
 		"PATH":            lambdaPath,
 		"LD_LIBRARY_PATH": lambdaLDLibraryPath,
+	}
+	if endpoint != "" {
+		env["AWS_ENDPOINT_URL"] = endpoint // a function may point elsewhere
 	}
 	maps.Copy(env, fn.Environment)
 	reserved := map[string]string{
@@ -115,7 +118,7 @@ func (p *Pool) runSpec(ctx context.Context, fn *Function, env *environment, apiA
 		rs.Image = fn.ImageURI
 		rs.Command = slices.Concat(entry, cmd)
 		rs.WorkDir = fn.ImageWorkDir
-		rs.Env = environ(fn, lambdart.Runtime{}, apiAddr, env.stream, creds)
+		rs.Env = environ(fn, lambdart.Runtime{}, apiAddr, env.stream, creds, p.awsEndpoint(env.proxied))
 		return rs, nil
 	}
 	rt, err := p.opts.Runtimes.RuntimeFor(ctx, fn.Runtime)
@@ -132,7 +135,7 @@ func (p *Pool) runSpec(ctx context.Context, fn *Function, env *environment, apiA
 	rs.RootDir = p.root.dir
 	rs.Command = rt.Command(runtimeDir, taskRoot)
 	rs.WorkDir = taskRoot
-	rs.Env = environ(fn, rt, apiAddr, env.stream, creds)
+	rs.Env = environ(fn, rt, apiAddr, env.stream, creds, p.awsEndpoint(env.proxied))
 	rs.Mounts = slices.Concat(p.root.mounts, mounts, rs.Mounts,
 		[]substrate.Mount{{Type: substrate.MountBind, Source: fn.CodeDir, Destination: taskRoot, ReadOnly: true}})
 	if p.driver == substrate.DriverProcess {
