@@ -165,8 +165,10 @@ func (m *Manager) applyFirewallLocked() error {
 			matchIIF(n.Bridge), matchIPv4(), matchAddr(ipv4DaddrOffset, MetadataAddr),
 			matchL4Proto(unix.IPPROTO_TCP), matchDport(80, 80),
 			dnatTo(n.Gateway, uint16(m.opts.MetadataPort)))})
-		c.AddRule(&nftables.Rule{Table: table, Chain: masqChain, UserData: userdata.AppendString(nil, userdata.TypeComment, "egress NAT of network "+n.Name),
-			Exprs: concat(matchIPv4(), matchPrefix(ipv4SaddrOffset, n.Subnet), matchOutsidePrefix(ipv4DaddrOffset, n.Subnet), []expr.Any{&expr.Masq{}})})
+		if !n.NoEgress {
+			c.AddRule(&nftables.Rule{Table: table, Chain: masqChain, UserData: userdata.AppendString(nil, userdata.TypeComment, "egress NAT of network "+n.Name),
+				Exprs: concat(matchIPv4(), matchPrefix(ipv4SaddrOffset, n.Subnet), matchOutsidePrefix(ipv4DaddrOffset, n.Subnet), []expr.Any{&expr.Masq{}})})
+		}
 		c.AddRule(&nftables.Rule{Table: table, Chain: input, UserData: comment, Exprs: concat(
 			matchIIF(n.Bridge), matchIPv4(), matchAddr(ipv4DaddrOffset, n.Gateway),
 			matchL4Proto(unix.IPPROTO_TCP), matchDport(uint16(m.opts.MetadataPort), uint16(m.opts.MetadataPort)),
@@ -195,6 +197,7 @@ func (m *Manager) applyFirewallLocked() error {
 		c.AddRule(&nftables.Rule{Table: table, Chain: output, UserData: comment, Exprs: concat(toSandbox, []expr.Any{jump(in.Name)})})
 		c.AddRule(&nftables.Rule{Table: table, Chain: input, UserData: comment, Exprs: concat(fromSandbox, []expr.Any{jump(out.Name)})})
 	}
+	addNetworkIsolation(c, table, forward, m.knownNetworksLocked())
 	m.addAntiSpoofing(c)
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("apply nftables tables inet and bridge %s: %w", m.opts.TableName, err)

@@ -47,6 +47,12 @@ type Network struct {
 	Bridge  string       // Linux bridge device, at most 15 characters; defaults to Name
 	Subnet  netip.Prefix // IPv4 only
 	Gateway netip.Addr   // defaults to the subnet's first host address
+	// Isolated keeps the network's sandboxes from every other network's
+	// through the host (an EC2 VPC; see vpc.go).
+	Isolated bool `json:",omitempty"`
+	// NoEgress forwards nothing off the bridge and skips egress NAT (a VPC
+	// without an internet gateway route).
+	NoEgress bool `json:",omitempty"`
 }
 
 // DefaultNetwork is nimbus0 on DefaultSubnet.
