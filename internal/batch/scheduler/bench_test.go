@@ -66,4 +66,3 @@ func BenchmarkQueuedMemory(b *testing.B) {
 	}
 	b.ReportMetric(heapMiB, "MiB/100k-jobs")
 }
-
