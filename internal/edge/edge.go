@@ -222,6 +222,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, call *identity.Ca
 	rest := strings.HasPrefix(e.svc.Metadata().Protocol, "rest-")
 	if rest {
 		if op, err = codec.Resolve(r, nil); err != nil {
+			if auth == nil {
+				// An unsigned request that names no operation (S3 is the
+				// fallback for those) is refused for its lack of a
+				// signature, as AWS refuses anonymous requests.
+				return e, nil, authErr
+			}
 			return e, nil, err
 		}
 	}
