@@ -22,13 +22,19 @@ import (
 // startLambda builds the sandbox pool functions run in and the Lambda API
 // over it, and starts the async dispatcher.
 func (s *Server) startLambda(ctx context.Context) error {
+	// Functions reach nimbus's own API on their gateway: a second listener
+	// there, unless nimbus listens on every address already. The edge is
+	// built last, hence the indirection.
+	var api http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.edge.ServeHTTP(w, r) })
+	if host, _, err := net.SplitHostPort(s.cfg.Listen); err == nil {
+		if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+			api = nil
+		}
+	}
 	pool, err := runner.New(ctx, runner.Options{
 		Host: s.host, DataDir: s.cfg.DataDir, Logger: s.log,
 		KeepAlive: s.cfg.LambdaKeepAlive, LogSink: logSink{s.logs},
-		// Functions reach nimbus's own API (the edge is built last, hence
-		// the indirection), on the gateway or, as host processes, on the
-		// listener.
-		AWSAPI:     http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.edge.ServeHTTP(w, r) }),
+		AWSAPI:     api,
 		AWSAPIPort: DefaultURLPortOf(s.cfg.Listen),
 		AWSAPIURL:  "http://" + s.cfg.Listen,
 	})

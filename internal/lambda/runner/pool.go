@@ -59,10 +59,11 @@ type Options struct {
 	// driver get no network at all (faster cold starts, see ProxyCommand);
 	// without it, and for PackageType Image, sandboxes join Network.
 	RuntimeAPIProxy string
-	// AWSAPI, when set, is nimbus's own API, served to networked sandboxes
-	// on the gateway at AWSAPIPort so a function's SDK reaches nimbus (as a
-	// function on AWS reaches AWS): AWS_ENDPOINT_URL names it. Host-process
-	// sandboxes get AWSAPIURL instead (nimbus's listener).
+	// AWSAPIPort, when set, is where networked sandboxes reach nimbus's
+	// own API on the gateway, so a function's SDK reaches nimbus (as a
+	// function on AWS reaches AWS): AWS_ENDPOINT_URL names it. AWSAPI is
+	// served there unless nil (nimbus then listens on all addresses
+	// already). Host-process sandboxes get AWSAPIURL (nimbus's listener).
 	AWSAPI     http.Handler
 	AWSAPIPort int
 	AWSAPIURL  string
@@ -194,13 +195,17 @@ func (p *Pool) serveGateway(ctx context.Context) error {
 		return err
 	}
 	p.apiAddr = net.JoinHostPort(n.Gateway.String(), strconv.Itoa(port))
-	if p.opts.AWSAPI != nil && p.opts.AWSAPIPort > 0 && p.opts.AWSAPIPort <= 65535 {
+	if p.opts.AWSAPIPort > 0 && p.opts.AWSAPIPort <= 65535 {
 		if err := mgr.AllowGatewayPort(ctx, uint16(p.opts.AWSAPIPort)); err != nil {
 			return err
 		}
-		p.awsGateway = network.NewMetadataServer(mgr, p.opts.AWSAPI, network.WithGatewayPort(p.opts.AWSAPIPort))
-		if err := p.awsGateway.Listen(ctx, p.netName); err != nil {
-			return fmt.Errorf("serve the AWS API to sandboxes: %w", err)
+		// Without a handler nimbus already listens on every address, the
+		// gateway's included.
+		if p.opts.AWSAPI != nil {
+			p.awsGateway = network.NewMetadataServer(mgr, p.opts.AWSAPI, network.WithGatewayPort(p.opts.AWSAPIPort))
+			if err := p.awsGateway.Listen(ctx, p.netName); err != nil {
+				return fmt.Errorf("serve the AWS API to sandboxes: %w", err)
+			}
 		}
 		p.awsURL = "http://" + net.JoinHostPort(n.Gateway.String(), strconv.Itoa(p.opts.AWSAPIPort))
 	}
