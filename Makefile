@@ -6,6 +6,8 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 # Packages that hold concurrency: always tested with the race detector.
 RACE_PKGS := ./internal/store/... ./internal/edge/... ./internal/sigv4/... ./internal/metrics/... ./internal/server/... \
 	./internal/service/... ./internal/substrate/... ./internal/ec2/... ./internal/imds/... ./internal/lambdart/... ./internal/sandbox/fake/...
+# Also raced, in -short mode (their real-runtime and AWS CLI tests run in unit).
+RACE_SHORT_PKGS := ./internal/lambda/... ./internal/logs/... ./internal/iam/... ./internal/policy/... ./internal/s3/...
 
 .PHONY: run test build deps deps-test vet unit race e2e bench clean
 
@@ -32,6 +34,7 @@ unit:
 
 race:
 	$(GO) test -count=1 -race $(RACE_PKGS)
+	$(GO) test -count=1 -race -short $(RACE_SHORT_PKGS)
 
 e2e: build
 	NIMBUS_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -v ./test/e2e/...
