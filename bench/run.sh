@@ -25,3 +25,6 @@ $GO test -run '^$' -bench 'BenchmarkNimbusOverhead|BenchmarkIdleSandboxMemory' -
 $GO test -run '^$' -bench 'BenchmarkRunTrue' -benchtime 20x ./internal/substrate 2>&1 | grep -E '^(Benchmark|ok|FAIL)' || true
 $GO test -run '^$' -bench 'BenchmarkAttachDetach' -benchtime 20x ./internal/network 2>&1 | grep -E '^(Benchmark|ok|FAIL)' || true
 $GO test -run '^$' -bench . -benchtime 10x ./internal/volume 2>&1 | grep -E '^(Benchmark|ok|FAIL)' || true
+
+echo "== lambda: real binary on runc, Invoke through aws-sdk-go-v2 with SigV4 (root)"
+$GO run ./bench/lambda -bin "$BIN" -cold "${LAMBDA_COLD:-15}" -warm "${LAMBDA_WARM:-1000}" || true
