@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nimbus-dev/nimbus/internal/awserr"
+	"github.com/nimbus-dev/nimbus/internal/store"
 )
 
 type attributeBool struct{ Value *bool }
@@ -70,7 +71,20 @@ func (e *EC2) modifyInstanceAttribute(ctx context.Context, in *modifyInstanceAtt
 	var groups []groupIdentifier
 	if len(in.Groups) > 0 {
 		var err error
-		if groups, err = e.resolveGroups(ctx, account, reg, in.Groups, nil); err != nil {
+		// The groups must be of the instance's VPC; an unknown instance is
+		// reported by changeStates below.
+		vpcID, subnetID := defaultVPCID(account, reg), ""
+		err = e.store.View(ctx, func(tx store.Tx) error {
+			found, _, _, err := getInstances(tx, account, reg, []string{in.InstanceId})
+			if err == nil && len(found) == 1 && found[0].VpcId != "" {
+				vpcID, subnetID = found[0].VpcId, found[0].SubnetId
+			}
+			return err
+		})
+		if err != nil {
+			return nil, awserr.Internalf(err, "read instance")
+		}
+		if groups, err = e.resolveGroups(ctx, account, reg, vpcID, subnetID, in.Groups, nil); err != nil {
 			return nil, err
 		}
 	}

@@ -48,6 +48,10 @@ type InstanceControllerOptions struct {
 	// requests; pass the service's Options.Capacity. Zero fields take
 	// DefaultCapacity's.
 	Capacity Capacity
+	// Metadata starts the instance metadata service on the host network of
+	// a VPC when its first instance launches (vpcnetwork.go); nil leaves
+	// such networks without it.
+	Metadata MetadataListener
 }
 
 // InstanceController drives instances to the state their records ask for:
@@ -62,7 +66,8 @@ type InstanceController struct {
 	workers   int
 	queue     *keyQueue
 	driver    string // the substrate's driver, which decides the init command
-	network   string // the network instances join; "" without networking
+	network   string // the network default-VPC instances join; "" without networking
+	metadata  MetadataListener
 
 	mu      sync.Mutex
 	waiting map[string]int // instance ID → the boot whose exit a goroutine awaits
@@ -78,7 +83,7 @@ func NewInstanceController(opts InstanceControllerOptions) (*InstanceController,
 		e:   &EC2{store: opts.Store, regions: opts.Regions, host: opts.Host},
 		log: opts.Logger, dataDir: filepath.Join(opts.DataDir, "ec2", "instances"),
 		retention: opts.TerminatedRetention, grace: opts.StopGrace, workers: opts.Workers,
-		queue: newKeyQueue(), waiting: map[string]int{},
+		queue: newKeyQueue(), waiting: map[string]int{}, metadata: opts.Metadata,
 	}
 	c.e.groupMembers = c.e.instanceIPsInGroup
 	c.e.onGroupChanged = c.e.reapplyFirewalls
@@ -87,7 +92,7 @@ func NewInstanceController(opts InstanceControllerOptions) (*InstanceController,
 	c.driver = info.Driver
 	if info.Networking && len(info.Networks) > 0 {
 		// The first network is the default one (nimbus0 unless configured
-		// otherwise); VPC subnets as networks of their own come later.
+		// otherwise), the default VPC's; other VPCs have their own.
 		c.network = info.Networks[0].Name
 	}
 	if c.log == nil {
@@ -444,7 +449,9 @@ func (c *InstanceController) runSandbox(ctx context.Context, inst *instance, boo
 		Init: true,
 	}
 	if c.network != "" {
-		rs.Network = c.network
+		if rs.Network, err = c.instanceNetwork(ctx, inst); err != nil {
+			return nil, err
+		}
 		rs.IP = ip // an instance keeps its private IP across stop and start
 	}
 	sb, err := c.e.host.Run(ctx, rs)

@@ -80,6 +80,10 @@ type launchRequest struct {
 	zone                string
 	subnetID            string
 	subnetNet           string
+	vpcID               string
+	// subnet is the launch's subnet when it is not a default one: its
+	// instances get their addresses from it at launch.
+	subnet *subnet
 	tags                []Tag
 	volumeTags          []Tag
 	deleteOnTermination bool
@@ -169,7 +173,15 @@ func (e *EC2) runInstances(ctx context.Context, in *runInstancesInput) (*reserva
 // block device mappings ask for and, for spot instances, their requests.
 func (e *EC2) storeLaunch(tx store.Tx, req *launchRequest, launched []*instance, now time.Time) error {
 	for _, inst := range launched {
-		if e.host == nil || e.host.Network() == nil {
+		if req.subnet != nil {
+			// A VPC of its own: the address is the instance's from now on,
+			// on its VPC's network (vpcnetwork.go).
+			ip, err := allocatePrivateIP(tx, inst.OwnerId, inst.Region, *req.subnet)
+			if err != nil {
+				return err
+			}
+			inst.PrivateIpAddress = ip
+		} else if e.host == nil || e.host.Network() == nil {
 			// Without sandbox networking the address is only a name, drawn
 			// from the subnet as EC2 does at launch.
 			n, err := tx.NextSequence("ec2:private-ip:" + inst.SubnetId)
@@ -276,7 +288,7 @@ func (e *EC2) validateLaunch(ctx context.Context, account, reg string, in *runIn
 		return nil, err
 	}
 	var err error
-	if err = e.placeLaunch(account, reg, in, req); err != nil {
+	if err = e.placeLaunch(ctx, account, reg, in, req); err != nil {
 		return nil, err
 	}
 	if req.spot, err = validSpotOptions(in.InstanceMarketOptions); err != nil {
@@ -295,7 +307,7 @@ func (e *EC2) validateLaunch(ctx context.Context, account, reg string, in *runIn
 			return nil, err
 		}
 	}
-	if req.groups, err = e.resolveGroups(ctx, account, reg, in.SecurityGroupIds, in.SecurityGroups); err != nil {
+	if req.groups, err = e.resolveGroups(ctx, account, reg, req.vpcID, req.subnetID, in.SecurityGroupIds, in.SecurityGroups); err != nil {
 		return nil, err
 	}
 	return req, nil
@@ -374,13 +386,15 @@ func (req *launchRequest) blockDevices(bdms []blockDeviceMappingRequest) error {
 	return nil
 }
 
-// placeLaunch picks the zone and default subnet from Placement or SubnetId.
-func (e *EC2) placeLaunch(account, reg string, in *runInstancesInput, req *launchRequest) error {
+// placeLaunch picks the zone and subnet from Placement or SubnetId: a
+// default subnet (derived, no lookup) or one of the account's own.
+func (e *EC2) placeLaunch(ctx context.Context, account, reg string, in *runInstancesInput, req *launchRequest) error {
 	zones := region.Zones(reg)
 	if len(zones) == 0 {
 		return invalidParameter("Invalid region: %s", reg)
 	}
 	req.zone = zones[0].Name
+	req.vpcID = defaultVPCID(account, reg)
 	if in.Placement != nil && in.Placement.AvailabilityZone != "" {
 		found := false
 		for _, z := range zones {
@@ -393,20 +407,32 @@ func (e *EC2) placeLaunch(account, reg string, in *runInstancesInput, req *launc
 		}
 		req.zone = in.Placement.AvailabilityZone
 	}
-	if in.SubnetId != "" {
-		for _, z := range zones {
-			if id, _ := defaultSubnet(account, z.Name); id == in.SubnetId {
-				if in.Placement != nil && in.Placement.AvailabilityZone != "" && in.Placement.AvailabilityZone != z.Name {
-					return invalidParameter("The specified availability zone %s does not match the subnet's zone %s.", in.Placement.AvailabilityZone, z.Name)
-				}
-				req.zone = z.Name
-				req.subnetID, req.subnetNet = defaultSubnet(account, z.Name)
-				return nil
-			}
-		}
-		return awserr.New(awserr.NotFound, "InvalidSubnetID.NotFound", "The subnet ID '%s' does not exist", in.SubnetId)
+	if in.SubnetId == "" {
+		req.subnetID, req.subnetNet = defaultSubnet(account, req.zone)
+		return nil
 	}
-	req.subnetID, req.subnetNet = defaultSubnet(account, req.zone)
+	if err := checkSubnetID(in.SubnetId); err != nil {
+		return err
+	}
+	if err := e.ensureDefaultNetwork(ctx, account, reg); err != nil {
+		return err
+	}
+	var s subnet
+	err := e.store.View(ctx, func(tx store.Tx) error {
+		var err error
+		s, _, err = getSubnet(tx, account, reg, in.SubnetId)
+		return err
+	})
+	if err != nil {
+		return asAPIError(err, "read subnet")
+	}
+	if in.Placement != nil && in.Placement.AvailabilityZone != "" && in.Placement.AvailabilityZone != s.AvailabilityZone {
+		return invalidParameter("The specified availability zone %s does not match the subnet's zone %s.", in.Placement.AvailabilityZone, s.AvailabilityZone)
+	}
+	req.zone, req.subnetID, req.subnetNet, req.vpcID = s.AvailabilityZone, s.SubnetId, s.CidrBlock, s.VpcId
+	if !s.DefaultForAz {
+		req.subnet = &s
+	}
 	return nil
 }
 
@@ -436,7 +462,7 @@ func (e *EC2) newInstances(account, reg string, req *launchRequest, hash string,
 			RootDevice: req.ami.RootDeviceName, InstanceType: req.itype.Name, VCPUs: req.itype.VCPUs,
 			CoreCount: req.itype.Cores, ThreadsPerCore: req.itype.ThreadsPerCore, MemoryMiB: req.itype.MemoryMiB, GPUs: req.itype.GPUs,
 			KeyName: in.KeyName, PublicKey: req.publicKey, SecurityGroups: req.groups,
-			AvailabilityZone: req.zone, SubnetId: req.subnetID, SubnetCIDR: req.subnetNet, VpcId: defaultVPCID(account, reg),
+			AvailabilityZone: req.zone, SubnetId: req.subnetID, SubnetCIDR: req.subnetNet, VpcId: req.vpcID,
 			NetworkInterfaceId: newID("eni"), AttachmentId: newID("eni-attach"), RootVolumeId: newID("vol"),
 			UserData: in.UserData, Tags: append([]Tag(nil), req.tags...), ClientToken: in.ClientToken, ParamsHash: hash,
 			ShutdownBehavior: behavior, DisableApiTermination: in.DisableApiTermination, DeleteOnTermination: req.deleteOnTermination,

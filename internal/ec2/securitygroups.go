@@ -162,14 +162,7 @@ func (e *EC2) ensureDefaultGroup(ctx context.Context, account, region string) er
 	if !errors.Is(err, store.ErrNotFound) {
 		return awserr.Internalf(err, "read default security group")
 	}
-	g := &securityGroup{GroupId: id, GroupName: defaultGroupName, Description: "default VPC security group",
-		VpcId: defaultVPCID(account, region), OwnerId: account, Tags: []Tag{},
-		Rules: []sgRule{
-			{SecurityGroupRuleId: derivedID("sgr", id, "ingress"), IpProtocol: "-1", FromPort: -1, ToPort: -1,
-				ReferencedGroupId: id, ReferencedUserId: account},
-			{SecurityGroupRuleId: derivedID("sgr", id, "egress"), IsEgress: true, IpProtocol: "-1", FromPort: -1, ToPort: -1,
-				CidrIpv4: "0.0.0.0/0"},
-		}}
+	g := newDefaultGroup(account, region, defaultVPCID(account, region))
 	err = e.store.Update(ctx, func(tx store.Tx) error {
 		_, err := tx.Create(key, g)
 		return err
@@ -219,14 +212,37 @@ func findGroup(tx store.Tx, account, region, id, name string) (securityGroup, st
 	return g, meta, nil
 }
 
-// resolveGroups turns group IDs and names into identifiers; none means the
-// default group of the region's default VPC.
-func (e *EC2) resolveGroups(ctx context.Context, account, region string, ids, names []string) ([]groupIdentifier, error) {
+// vpcDefaultGroupID is the ID of a VPC's default group: derived, so it
+// needs no lookup.
+func vpcDefaultGroupID(account, region, vpcID string) string {
+	if vpcID == defaultVPCID(account, region) {
+		return defaultGroupID(account, region)
+	}
+	return derivedID("sg", "default-security-group", account, region, vpcID)
+}
+
+// newDefaultGroup is a VPC's default group as AWS makes it: all traffic
+// from its own members in, everything out.
+func newDefaultGroup(account, region, vpcID string) *securityGroup {
+	id := vpcDefaultGroupID(account, region, vpcID)
+	return &securityGroup{GroupId: id, GroupName: defaultGroupName, Description: "default VPC security group",
+		VpcId: vpcID, OwnerId: account, Tags: []Tag{},
+		Rules: []sgRule{
+			{SecurityGroupRuleId: derivedID("sgr", id, "ingress"), IpProtocol: "-1", FromPort: -1, ToPort: -1,
+				ReferencedGroupId: id, ReferencedUserId: account},
+			{SecurityGroupRuleId: derivedID("sgr", id, "egress"), IsEgress: true, IpProtocol: "-1", FromPort: -1, ToPort: -1,
+				CidrIpv4: "0.0.0.0/0"},
+		}}
+}
+
+// resolveGroups turns group IDs and names into identifiers of groups of
+// the VPC of subnetID; none means the VPC's default group.
+func (e *EC2) resolveGroups(ctx context.Context, account, region, vpcID, subnetID string, ids, names []string) ([]groupIdentifier, error) {
 	if err := e.ensureDefaultGroup(ctx, account, region); err != nil {
 		return nil, err
 	}
 	if len(ids) == 0 && len(names) == 0 {
-		return []groupIdentifier{{GroupId: defaultGroupID(account, region), GroupName: defaultGroupName}}, nil
+		return []groupIdentifier{{GroupId: vpcDefaultGroupID(account, region, vpcID), GroupName: defaultGroupName}}, nil
 	}
 	var out []groupIdentifier
 	seen := map[string]bool{}
@@ -235,6 +251,10 @@ func (e *EC2) resolveGroups(ctx context.Context, account, region string, ids, na
 			g, _, err := findGroup(tx, account, region, id, name)
 			if err != nil {
 				return err
+			}
+			if g.VpcId != vpcID {
+				return awserr.New(awserr.Validation, "InvalidParameter",
+					"Security group %s and subnet %s belong to different networks.", g.GroupId, subnetID)
 			}
 			if !seen[g.GroupId] {
 				seen[g.GroupId] = true
@@ -393,7 +413,17 @@ func (e *EC2) createSecurityGroup(ctx context.Context, in *createSecurityGroupIn
 	}
 	vpc := defaultVPCID(account, region)
 	if in.VpcId != "" && in.VpcId != vpc {
-		return nil, awserr.New(awserr.NotFound, "InvalidVpcID.NotFound", "The vpc ID '%s' does not exist", in.VpcId)
+		if err := checkVPCID(in.VpcId); err != nil {
+			return nil, err
+		}
+		err := e.store.View(ctx, func(tx store.Tx) error {
+			_, _, err := getVPC(tx, account, region, in.VpcId)
+			return err
+		})
+		if err != nil {
+			return nil, asAPIError(err, "read VPC")
+		}
+		vpc = in.VpcId
 	}
 	tags, err := tagsFor(in.TagSpecifications, "security-group")
 	if err != nil {

@@ -38,7 +38,7 @@ func TestDefaultSecurityGroup(t *testing.T) {
 	if err != nil || len(other.SecurityGroups) != 1 || other.SecurityGroups[0].GroupId == g.GroupId {
 		t.Errorf("eu-west-1 default group: %+v %v", other, err)
 	}
-	ids, err := e.resolveGroups(ctx, catalogTestAccount, "us-east-1", nil, nil)
+	ids, err := e.resolveGroups(ctx, catalogTestAccount, "us-east-1", defaultVPCID(catalogTestAccount, "us-east-1"), "", nil, nil)
 	if err != nil || len(ids) != 1 || ids[0].GroupId != g.GroupId || ids[0].GroupName != "default" {
 		t.Errorf("resolveGroups(none) = %+v %v", ids, err)
 	}
@@ -234,7 +234,7 @@ func TestSecurityGroupLifecycle(t *testing.T) {
 	}
 	_, err = e.deleteSecurityGroup(ctx, &deleteSecurityGroupInput{GroupId: db.GroupId})
 	wantCode(t, "delete twice", err, "InvalidGroup.NotFound")
-	_, err = e.resolveGroups(ctx, catalogTestAccount, "us-east-1", []string{db.GroupId}, nil)
+	_, err = e.resolveGroups(ctx, catalogTestAccount, "us-east-1", defaultVPCID(catalogTestAccount, "us-east-1"), "", []string{db.GroupId}, nil)
 	wantCode(t, "resolve deleted", err, "InvalidGroup.NotFound")
 }
 
@@ -317,7 +317,7 @@ func TestFirewallRules(t *testing.T) {
 		}
 		return nil, nil
 	}
-	ids, _ := e.resolveGroups(ctx, acct, reg, nil, nil)
+	ids, _ := e.resolveGroups(ctx, acct, reg, defaultVPCID(acct, reg), "", nil, nil)
 	in, _, err = e.firewallRules(ctx, acct, reg, []string{ids[0].GroupId})
 	if err != nil || !slices.Equal(in, []network.Rule{{Protocol: network.ProtocolAll, CIDR: netip.MustParsePrefix("10.213.0.9/32")}}) {
 		t.Errorf("default group ingress = %v %v", in, err)

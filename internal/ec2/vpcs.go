@@ -3,6 +3,7 @@ package ec2
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/netip"
 	"strconv"
 
@@ -15,9 +16,8 @@ import (
 // VPCs are stored one object per VPC. The default VPC of a region and its
 // default subnets (vpc.go names them) are written on first use, under their
 // derived IDs, so they are the same on every start and concurrent first uses
-// create them once. This is the VPC API's state only: sandboxes still share
-// one host network whatever VPC their instance is in (a later step puts them
-// on per-VPC networks), and RunInstances takes only default subnets.
+// create them once. A VPC other than the default one runs its instances on
+// a host network of its own (vpcnetwork.go).
 
 const kindVPC = "ec2:vpc"
 
@@ -56,6 +56,8 @@ func (e *EC2) registerVPCs(svc *service.Service) {
 	svc.Handle("DescribeVpcAttribute", service.Op(e.describeVpcAttribute))
 	e.registerTagger("vpc-", tagger{ResourceType: "vpc", Apply: e.tagVPC, List: e.listVPCTags})
 	e.registerSubnets(svc)
+	e.registerInternetGateways(svc)
+	e.registerRouteTables(svc)
 	svc.Handle("DescribeAccountAttributes", service.Op(e.describeAccountAttributes))
 	svc.Handle("DescribeNetworkInterfaces", service.Op(e.describeNetworkInterfaces))
 }
@@ -99,13 +101,20 @@ func defaultNetwork(account, reg string) (vpc, []subnet) {
 	return v, subnets
 }
 
-// ensureDefaultNetwork writes the partition's default VPC and subnets if
-// they are not stored yet. Once written they are never rewritten, so tags
-// and attributes set on them stay.
+// ensureDefaultNetwork writes the partition's default VPC, subnets,
+// internet gateway and main route table if they are not stored yet (a store
+// from before internet gateways has the VPC without them). Once written
+// they are never rewritten, so tags and attributes set on them stay.
 func (e *EC2) ensureDefaultNetwork(ctx context.Context, account, reg string) error {
 	v, subnets := defaultNetwork(account, reg)
+	igw := internetGateway{InternetGatewayId: defaultIGWID(account, reg), OwnerId: account, VpcId: v.VpcId, Tags: []Tag{}}
+	rt := mainRouteTable(account, v)
+	rt.Routes = append(rt.Routes, route{DestinationCidrBlock: anywhere, GatewayId: igw.InternetGatewayId, Origin: "CreateRouteTable"})
 	err := e.store.View(ctx, func(tx store.Tx) error {
-		_, err := tx.Get(vpcKey(account, reg, v.VpcId), nil)
+		if _, err := tx.Get(vpcKey(account, reg, v.VpcId), nil); err != nil {
+			return err
+		}
+		_, err := tx.Get(routeTableKey(account, reg, rt.RouteTableId), nil)
 		return err
 	})
 	if err == nil {
@@ -114,12 +123,25 @@ func (e *EC2) ensureDefaultNetwork(ctx context.Context, account, reg string) err
 	if !errors.Is(err, store.ErrNotFound) {
 		return awserr.Internalf(err, "read default VPC")
 	}
+	type object struct {
+		key   store.Key
+		value any
+	}
+	objects := []object{{vpcKey(account, reg, v.VpcId), &v}, {igwKey(account, reg, igw.InternetGatewayId), &igw},
+		{routeTableKey(account, reg, rt.RouteTableId), &rt}}
+	for i := range subnets {
+		objects = append(objects, object{subnetKey(account, reg, subnets[i].SubnetId), &subnets[i]})
+	}
 	err = e.store.Update(ctx, func(tx store.Tx) error {
-		if _, err := tx.Create(vpcKey(account, reg, v.VpcId), &v); err != nil {
-			return err
-		}
-		for i := range subnets {
-			if _, err := tx.Create(subnetKey(account, reg, subnets[i].SubnetId), &subnets[i]); err != nil {
+		for _, o := range objects {
+			_, err := tx.Get(o.key, nil)
+			if err == nil {
+				continue
+			}
+			if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			if _, err := tx.Create(o.key, o.value); err != nil {
 				return err
 			}
 		}
@@ -239,8 +261,18 @@ func (e *EC2) createVpc(ctx context.Context, in *createVpcInput) (*createVpcOutp
 	v := vpc{VpcId: newID("vpc"), CidrBlock: p.String(), AssociationId: newID("vpc-cidr-assoc"), OwnerId: account,
 		InstanceTenancy: tenancy, DhcpOptionsId: derivedID("dopt", "default-dhcp-options", account, reg),
 		EnableDnsSupport: true, Tags: tags}
+	// Like AWS, a new VPC comes with its main route table and its default
+	// security group.
+	rt := mainRouteTable(account, v)
+	g := newDefaultGroup(account, reg, v.VpcId)
 	err = e.store.Update(ctx, func(tx store.Tx) error {
-		_, err := tx.Create(vpcKey(account, reg, v.VpcId), &v)
+		if _, err := tx.Create(vpcKey(account, reg, v.VpcId), &v); err != nil {
+			return err
+		}
+		if _, err := tx.Create(routeTableKey(account, reg, rt.RouteTableId), &rt); err != nil {
+			return err
+		}
+		_, err := tx.Create(groupKey(account, reg, g.GroupId), g)
 		return err
 	})
 	if err != nil {
@@ -342,38 +374,23 @@ func (e *EC2) deleteVpc(ctx context.Context, in *deleteVpcInput) (*returnOutput,
 		if in.DryRun {
 			return dryRun()
 		}
-		inUse := false
-		err := tx.List(store.Query{Kind: kindSubnet, Account: account, Region: reg, Index: "vpc-id", IndexValue: in.VpcId},
-			func(store.Object) error {
-				inUse = true
-				return store.ErrStop
-			})
+		owned, err := vpcDependencies(tx, account, reg, in.VpcId)
 		if err != nil {
 			return err
 		}
-		// The VPC's own default group goes with it on AWS; other groups hold it.
-		err = tx.List(store.Query{Kind: kindSecurityGroup, Account: account, Region: reg}, func(o store.Object) error {
-			var g securityGroup
-			if err := o.Decode(&g); err != nil {
+		for _, k := range owned {
+			if err := tx.Delete(k, 0); err != nil {
 				return err
 			}
-			if g.VpcId == in.VpcId && g.GroupName != defaultGroupName {
-				inUse = true
-				return store.ErrStop
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if inUse {
-			return awserr.New(awserr.Conflict, "DependencyViolation",
-				"The vpc '%s' has dependencies and cannot be deleted.", in.VpcId)
 		}
 		return tx.Delete(vpcKey(account, reg, in.VpcId), 0)
 	})
 	if err != nil {
 		return nil, asAPIError(err, "delete VPC")
+	}
+	if err := e.deleteVPCNetwork(ctx, in.VpcId); err != nil {
+		// The VPC is gone; its bridge stays until its last sandbox is.
+		slog.WarnContext(ctx, "ec2: delete VPC network", "vpc", in.VpcId, "err", err)
 	}
 	return &returnOutput{}, nil
 }
@@ -503,4 +520,65 @@ func (e *EC2) listVPCTags(ctx context.Context, account, reg string) ([]TaggedRes
 		return nil, err
 	}
 	return taggedResources(all, "vpc", func(v vpc) string { return v.VpcId }, func(v vpc) []Tag { return v.Tags }), nil
+}
+
+// vpcDependencies returns, in tx, the keys of what goes with a deleted VPC
+// (its main route table and default security group), or AWS's
+// DependencyViolation while anything else still refers to it: subnets,
+// other security groups, other route tables, an attached internet gateway.
+func vpcDependencies(tx store.Tx, account, reg, vpcID string) ([]store.Key, error) {
+	violation := awserr.New(awserr.Conflict, "DependencyViolation",
+		"The vpc '%s' has dependencies and cannot be deleted.", vpcID)
+	inUse := false
+	err := tx.List(store.Query{Kind: kindSubnet, Account: account, Region: reg, Index: "vpc-id", IndexValue: vpcID},
+		func(store.Object) error {
+			inUse = true
+			return store.ErrStop
+		})
+	if err != nil {
+		return nil, err
+	}
+	if inUse {
+		return nil, violation
+	}
+	igw, err := attachedIGW(tx, account, reg, vpcID)
+	if err != nil {
+		return nil, err
+	}
+	if igw != "" {
+		return nil, violation
+	}
+	var owned []store.Key
+	tables, err := vpcRouteTables(tx, account, reg, vpcID)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range tables {
+		if len(t.Associations) != 1 || !t.Associations[0].Main {
+			return nil, violation
+		}
+		owned = append(owned, routeTableKey(account, reg, t.RouteTableId))
+	}
+	err = tx.List(store.Query{Kind: kindSecurityGroup, Account: account, Region: reg}, func(o store.Object) error {
+		var g securityGroup
+		if err := o.Decode(&g); err != nil {
+			return err
+		}
+		if g.VpcId != vpcID {
+			return nil
+		}
+		if g.GroupName != defaultGroupName {
+			inUse = true
+			return store.ErrStop
+		}
+		owned = append(owned, groupKey(account, reg, g.GroupId))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if inUse {
+		return nil, violation
+	}
+	return owned, nil
 }
