@@ -72,18 +72,18 @@ const maxUserData = 16 * 1024
 
 // launchRequest is a validated RunInstances.
 type launchRequest struct {
-	in                  *runInstancesInput
-	ami                 *amiRecord
-	itype               instanceTypeInfo
-	groups              []groupIdentifier
-	publicKey           string
-	zone                string
-	subnetID            string
-	subnetNet           string
-	vpcID               string
+	in        *runInstancesInput
+	ami       *amiRecord
+	itype     instanceTypeInfo
+	groups    []groupIdentifier
+	publicKey string
+	zone      string
+	subnetID  string
+	subnetNet string
+	vpcID     string
 	// subnet is the launch's subnet when it is not a default one: its
 	// instances get their addresses from it at launch.
-	subnet *subnet
+	subnet              *subnet
 	tags                []Tag
 	volumeTags          []Tag
 	deleteOnTermination bool
