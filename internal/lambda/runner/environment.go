@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -33,6 +35,7 @@ type environment struct {
 	sess     *lambdart.Session
 	listener *lambdart.Listener // loopback or Unix socket Runtime API; nil on a network
 	proxied  bool               // the runtime runs under the in-sandbox proxy
+	control  string             // a claimed spare's control directory, removed with it
 	log      *sandboxLog        // nil until the sandbox runs
 
 	started  time.Time     // when the cold start began
@@ -66,12 +69,18 @@ func newEnvironmentID() string {
 	return hex.EncodeToString(b)
 }
 
-// coldStart starts a sandbox for fn and waits for its runtime's init. A
-// failed init is not a Go error: it returns the environment (already being
-// destroyed) with its session ended, and the caller answers the invocation
-// with the failure.
+// coldStart starts a sandbox for fn, or claims a warm spare of its shape,
+// and waits for its runtime's init. A failed init is not a Go error: it
+// returns the environment (already being destroyed) with its session ended,
+// and the caller answers the invocation with the failure.
 func (p *Pool) coldStart(ctx context.Context, fn *Function) (*environment, error) {
+	sp := p.takeSpare(fn)
+	// Whatever this cold start uses, the next of its shape finds a spare.
+	defer p.refillSpares(fn)
 	hexID := newEnvironmentID()
+	if sp != nil {
+		hexID = sp.hexID
+	}
 	_, vk := keysOf(fn)
 	env := &environment{
 		id: "lambda-" + hexID, key: vk, revision: fn.Revision, memoryMB: fn.MemoryMB, version: fn.Version,
@@ -84,54 +93,29 @@ func (p *Pool) coldStart(ctx context.Context, fn *Function) (*environment, error
 	}
 	env.sess = lambdart.NewSession(lambdart.WithStartTime(env.started), lambdart.WithLogger(p.log))
 
-	apiAddr := p.apiAddr
-	switch {
-	case p.proxied() && fn.ImageURI == "":
-		env.proxied = true
-		l, err := lambdart.ListenUnix(ctx, p.root.socketPath(hexID), env.sess)
-		if err != nil {
-			return nil, fmt.Errorf("cold start %s: %w", fn.Name, err)
-		}
-		env.listener, apiAddr = l, proxyListen
-	case p.gateway == nil && p.proxied():
-		return nil, fmt.Errorf("cold start %s: PackageType Image functions need sandbox networking, which this host lacks: %s",
-			fn.Name, p.host.Info().NetworkReason)
-	case p.gateway == nil:
-		l, err := lambdart.ListenLoopback(ctx, env.sess)
-		if err != nil {
-			return nil, fmt.Errorf("cold start %s: %w", fn.Name, err)
-		}
-		env.listener, apiAddr = l, l.Addr()
-	default:
+	var logPath string
+	if sp != nil {
 		p.mux.Add(env.id, env.sess)
-	}
-	spec, err := p.runSpec(ctx, fn, env, apiAddr)
-	if err != nil {
-		p.unroute(env)
-		return nil, fmt.Errorf("cold start %s: %w", fn.Name, err)
-	}
-	if env.proxied {
-		spec.Network = ""
-		spec.Command = append([]string{proxyBinary, ProxyCommand, proxySocket, proxyListen}, spec.Command...)
-		spec.Mounts = append(spec.Mounts,
-			substrate.Mount{Type: substrate.MountBind, Source: p.opts.RuntimeAPIProxy, Destination: proxyBinary, ReadOnly: true},
-			substrate.Mount{Type: substrate.MountBind, Source: env.listener.Addr(), Destination: proxySocket, ReadOnly: true})
-	}
-	sb, err := p.host.Run(ctx, spec)
-	if err != nil {
-		p.unroute(env)
-		return nil, fmt.Errorf("cold start %s: %w", fn.Name, err)
-	}
-	env.running = p.now()
-	if spec.Network != "" {
-		// No egress at all: the Runtime API's gateway port stays open
-		// (AllowGatewayPort), every other host port and the outside do not.
-		if err := p.host.SetFirewall(ctx, env.id, nil, []network.Rule{}); err != nil {
-			p.destroyNow(env, "firewall failed")
-			return nil, fmt.Errorf("cold start %s: %w", fn.Name, err)
+		if err := p.claimSpare(ctx, fn, env, sp, p.apiAddr); err != nil {
+			p.unroute(env)
+			p.destroySpare(sp)
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("cold start %s: %w", fn.Name, ctx.Err())
+			}
+			// The spare failed (it died, say): make a sandbox instead.
+			p.log.Warn("lambda runner: claim a warm spare", "sandbox", sp.id, "err", err)
+			return p.coldStart(ctx, fn)
+		}
+		logPath, env.control = sp.logPath, sp.control
+		env.running = p.now()
+	} else {
+		var err error
+		if logPath, err = p.startSandbox(ctx, fn, env); err != nil {
+			return nil, err
 		}
 	}
-	env.log, err = openSandboxLog(sb.LogPath, LogDestination{Account: fn.Account, Region: fn.Region, Group: logGroup, Stream: env.stream}, p.now)
+	var err error
+	env.log, err = openSandboxLog(logPath, LogDestination{Account: fn.Account, Region: fn.Region, Group: logGroup, Stream: env.stream}, p.now)
 	if err != nil {
 		p.destroyNow(env, "log failed")
 		return nil, fmt.Errorf("cold start %s: %w", fn.Name, err)
@@ -164,6 +148,60 @@ func (p *Pool) coldStart(ctx context.Context, fn *Function) (*environment, error
 	env.initErr = err
 	env.broken.Store(true)
 	return env, nil
+}
+
+// startSandbox makes env's sandbox through the substrate and returns its
+// log path.
+func (p *Pool) startSandbox(ctx context.Context, fn *Function, env *environment) (string, error) {
+	hexID := strings.TrimPrefix(env.id, "lambda-")
+	apiAddr := p.apiAddr
+	switch {
+	case p.proxied() && fn.ImageURI == "":
+		env.proxied = true
+		l, err := lambdart.ListenUnix(ctx, p.root.socketPath(hexID), env.sess)
+		if err != nil {
+			return "", fmt.Errorf("cold start %s: %w", fn.Name, err)
+		}
+		env.listener, apiAddr = l, proxyListen
+	case p.gateway == nil && p.proxied():
+		return "", fmt.Errorf("cold start %s: PackageType Image functions need sandbox networking, which this host lacks: %s",
+			fn.Name, p.host.Info().NetworkReason)
+	case p.gateway == nil:
+		l, err := lambdart.ListenLoopback(ctx, env.sess)
+		if err != nil {
+			return "", fmt.Errorf("cold start %s: %w", fn.Name, err)
+		}
+		env.listener, apiAddr = l, l.Addr()
+	default:
+		p.mux.Add(env.id, env.sess)
+	}
+	spec, err := p.runSpec(ctx, fn, env, apiAddr)
+	if err != nil {
+		p.unroute(env)
+		return "", fmt.Errorf("cold start %s: %w", fn.Name, err)
+	}
+	if env.proxied {
+		spec.Network = ""
+		spec.Command = append([]string{proxyBinary, ProxyCommand, proxySocket, proxyListen}, spec.Command...)
+		spec.Mounts = append(spec.Mounts,
+			substrate.Mount{Type: substrate.MountBind, Source: p.opts.RuntimeAPIProxy, Destination: proxyBinary, ReadOnly: true},
+			substrate.Mount{Type: substrate.MountBind, Source: env.listener.Addr(), Destination: proxySocket, ReadOnly: true})
+	}
+	sb, err := p.host.Run(ctx, spec)
+	if err != nil {
+		p.unroute(env)
+		return "", fmt.Errorf("cold start %s: %w", fn.Name, err)
+	}
+	env.running = p.now()
+	if spec.Network != "" {
+		// No egress at all: the Runtime API's gateway port stays open
+		// (AllowGatewayPort), every other host port and the outside do not.
+		if err := p.host.SetFirewall(ctx, env.id, nil, []network.Rule{}); err != nil {
+			p.destroyNow(env, "firewall failed")
+			return "", fmt.Errorf("cold start %s: %w", fn.Name, err)
+		}
+	}
+	return sb.LogPath, nil
 }
 
 // unroute stops serving an environment's Runtime API.
@@ -257,5 +295,10 @@ func (p *Pool) remove(env *environment, why string) {
 	}
 	if env.log != nil {
 		env.log.close()
+	}
+	if env.control != "" {
+		if err := os.RemoveAll(env.control); err != nil {
+			p.log.Warn("lambda runner: remove spare control directory", "dir", env.control, "err", err)
+		}
 	}
 }

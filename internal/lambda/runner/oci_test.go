@@ -393,13 +393,24 @@ func TestSandboxReachesNoOtherHostPort(t *testing.T) {
 	}
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
-	res := mustInvoke(t, p, fn, request(fmt.Sprintf(`{"op":"connect","host":%q,"port":%d}`, gw, port)))
-	if !strings.HasPrefix(string(res.Payload), `"refused`) {
-		t.Errorf("connect to host port %d from a sandbox: %s; want refused", port, res.Payload)
+	check := func(how string) {
+		t.Helper()
+		res := mustInvoke(t, p, fn, request(fmt.Sprintf(`{"op":"connect","host":%q,"port":%d}`, gw, port)))
+		if !strings.HasPrefix(string(res.Payload), `"refused`) {
+			t.Errorf("%s: connect to host port %d from a sandbox: %s; want refused", how, port, res.Payload)
+		}
+		res = mustInvoke(t, p, fn, request(fmt.Sprintf(`{"op":"connect","host":%q,"port":%d}`, gw, p.opts.RuntimeAPIPort)))
+		if string(res.Payload) != `"connected"` {
+			t.Errorf("%s: connect to the Runtime API port: %s", how, res.Payload)
+		}
 	}
-	res = mustInvoke(t, p, fn, request(fmt.Sprintf(`{"op":"connect","host":%q,"port":%d}`, gw, p.opts.RuntimeAPIPort)))
-	if string(res.Payload) != `"connected"` {
-		t.Errorf("connect to the Runtime API port: %s", res.Payload)
+	check("a new sandbox")
+	// A warm spare (made before any function) is held to the same.
+	spareID := readySpare(t, p, fn)
+	fn.Revision = "r2"
+	check("a warm spare")
+	if sbs, _ := p.host.List(context.Background(), map[string]string{LabelFunction: fn.Name, LabelRevision: "r2"}); len(sbs) != 1 || sbs[0].ID != spareID {
+		t.Errorf("revision r2 runs in %+v; want the spare %s", sbs, spareID)
 	}
 }
 

@@ -72,6 +72,10 @@ type Options struct {
 	Runtimes *lambdart.Catalog
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// SparesPerShape is how many warm spares (see spare.go) to keep ready
+	// per runtime, memory size and /tmp size that cold-started; up to four
+	// in all. DefaultSparesPerShape when zero; negative turns spares off.
+	SparesPerShape int
 }
 
 // Pool runs invocations in warm pools of sandboxes, one pool per function
@@ -103,6 +107,7 @@ type Pool struct {
 	versions   map[versionKey]*versionPool
 	inflight   map[functionKey]int // per function, all versions
 	unreserved map[partitionKey]int
+	spares     spares
 	closed     bool // Close began: no new invocations or sandboxes
 	stopped    bool // Close waits for teardowns: later ones run inline
 }
@@ -131,6 +136,9 @@ func New(ctx context.Context, opts Options) (*Pool, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.SparesPerShape == 0 {
+		opts.SparesPerShape = DefaultSparesPerShape
+	}
 	root, err := buildHostRoot(opts.DataDir)
 	if err != nil {
 		return nil, fmt.Errorf("lambda runner: %w", err)
@@ -140,10 +148,14 @@ func New(ctx context.Context, opts Options) (*Pool, error) {
 		versions:   make(map[versionKey]*versionPool),
 		inflight:   make(map[functionKey]int),
 		unreserved: make(map[partitionKey]int),
+		spares:     spares{ready: map[spareShape][]*spare{}, starting: map[spareShape]int{}},
 	}
 	p.mux = lambdart.NewMux()
 	if err := p.host.Reset(ctx, map[string]string{substrate.LabelKind: OwnerKind}); err != nil {
 		return nil, fmt.Errorf("lambda runner: delete sandboxes of a previous run: %w", err)
+	}
+	if err := root.resetSpareDirs(); err != nil {
+		return nil, fmt.Errorf("lambda runner: %w", err)
 	}
 	if err := p.serveGateway(ctx); err != nil {
 		return nil, fmt.Errorf("lambda runner: %w", err)
@@ -248,9 +260,13 @@ func (p *Pool) Close(ctx context.Context) error {
 		all = append(all, vp.drain()...)
 		delete(p.versions, k)
 	}
+	idleSpares := p.drainSparesLocked(time.Time{})
 	p.mu.Unlock()
 	for _, env := range all {
 		p.destroy(env, "nimbus is closing")
+	}
+	for _, sp := range idleSpares {
+		p.destroySpare(sp)
 	}
 	p.mu.Lock()
 	p.stopped = true

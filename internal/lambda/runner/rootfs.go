@@ -112,6 +112,10 @@ func buildHostRoot(dataDir string) (*hostRoot, error) {
 			return nil, fmt.Errorf("build sandbox root: %w", err)
 		}
 	}
+	// Mount point of a warm spare's control directory.
+	if err := os.MkdirAll(filepath.Join(r.dir, spareControl), 0o755); err != nil {
+		return nil, fmt.Errorf("build sandbox root: %w", err)
+	}
 	if err := os.MkdirAll(r.socketDir(), 0o755); err != nil {
 		return nil, fmt.Errorf("build sandbox root: %w", err)
 	}
@@ -184,6 +188,25 @@ func (r *hostRoot) runtimeFiles(rt lambdart.Runtime) (string, error) {
 	}
 	r.runtimes[rt.Name] = dir
 	return dir, nil
+}
+
+// spareDirs holds the control directories of warm spares; only root may
+// enter it (a spare's start script holds its function's credentials).
+func (r *hostRoot) spareDirs() string { return filepath.Join(filepath.Dir(r.dir), "spares") }
+
+// spareDir is one spare's control directory.
+func (r *hostRoot) spareDir(hexID string) string { return filepath.Join(r.spareDirs(), hexID) }
+
+// resetSpareDirs removes the control directories a previous run left (their
+// sandboxes are gone with it).
+func (r *hostRoot) resetSpareDirs() error {
+	if err := os.RemoveAll(r.spareDirs()); err != nil {
+		return fmt.Errorf("remove old spare directories: %w", err)
+	}
+	if err := os.MkdirAll(r.spareDirs(), 0o700); err != nil {
+		return fmt.Errorf("spare directories: %w", err)
+	}
+	return nil
 }
 
 // socketDir holds the Unix sockets of proxied sandboxes' Runtime APIs.

@@ -200,6 +200,12 @@ func (p *Pool) reap(ctx context.Context) {
 		for _, env := range p.expired() {
 			p.destroy(env, "idle past keep-alive")
 		}
+		p.mu.Lock()
+		old := p.drainSparesLocked(p.now().Add(-p.opts.KeepAlive))
+		p.mu.Unlock()
+		for _, sp := range old {
+			p.destroySpare(sp)
+		}
 	}
 }
 

@@ -1,0 +1,369 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nimbus-dev/nimbus/internal/network"
+	"github.com/nimbus-dev/nimbus/internal/substrate"
+)
+
+// Warm spares: sandboxes started ahead of any invocation, one per shape
+// (runtime, memory size, /tmp size) that cold-started recently, so the next
+// cold start of that shape skips making a sandbox. Making one is most of a
+// cold start here: network attach, runc create and start, about 115-160 ms
+// of the 160-260 ms a cold start took. A spare runs a launcher, /bin/sh
+// blocked reading a FIFO, with everything that does not depend on the
+// function already in place: root, runtime files, limits, network,
+// firewall. A claim injects the function's code at /var/task (a mount made
+// only inside that sandbox, see substrate.Host.InjectMount), writes the
+// runtime's environment and command into the spare's control directory,
+// and wakes the launcher, which execs the runtime in place of itself: the
+// same process, environment and mounts a direct cold start gives.
+//
+// A spare serves one function once, like any sandbox: it is never handed
+// to a second function, so nothing crosses between functions or accounts.
+
+// Defaults and bounds of spares.
+const (
+	// DefaultSparesPerShape is Options.SparesPerShape when zero.
+	DefaultSparesPerShape = 1
+	// maxSpares bounds the spares of all shapes together; each holds an
+	// address, a cgroup and a shim.
+	maxSpares = 4
+	// spareReadyTimeout bounds how long a new spare may take to reach its
+	// launcher's wait.
+	spareReadyTimeout = 30 * time.Second
+)
+
+// Paths of a spare's control directory, inside the sandbox and in it.
+const (
+	spareControl = "/.nimbus/spare"
+	spareGate    = "gate"  // FIFO the launcher blocks on
+	spareStart   = "start" // shell: the runtime's environment and command
+)
+
+// spareLauncher is the spare's first process: it waits for a line on the
+// gate (EOF, when the spare is destroyed unclaimed, ends it), then runs the
+// start script, which execs the runtime.
+const spareLauncher = "read -r _ < " + spareControl + "/" + spareGate + " && . " + spareControl + "/" + spareStart
+
+// LabelSpare marks a Lambda sandbox started as a warm spare.
+const LabelSpare = "nimbus.lambda.spare"
+
+// spareShape is what a spare is made for: the parts of a sandbox that are
+// fixed when it starts.
+type spareShape struct {
+	runtime     string
+	memoryMB    int
+	ephemeralMB int
+}
+
+func shapeOf(fn *Function) spareShape {
+	return spareShape{runtime: fn.Runtime, memoryMB: fn.MemoryMB, ephemeralMB: max(fn.EphemeralMB, 512)}
+}
+
+// spare is one ready sandbox.
+type spare struct {
+	hexID   string
+	id      string
+	shape   spareShape
+	control string   // host directory bound at spareControl
+	gate    *os.File // write end of the launcher's FIFO
+	logPath string
+	created time.Time
+}
+
+// spares is the Pool's spares, guarded by Pool.mu.
+type spares struct {
+	ready    map[spareShape][]*spare
+	starting map[spareShape]int
+	count    int // ready and starting, all shapes
+}
+
+// sparesEnabled reports whether cold starts use spares: zip functions on
+// the oci driver with sandbox networking (the default path).
+func (p *Pool) sparesEnabled() bool {
+	return p.opts.SparesPerShape >= 0 && p.gateway != nil && !p.proxied() &&
+		strings.HasPrefix(p.driver, substrate.DriverOCI)
+}
+
+// takeSpare removes and returns a ready spare of fn's shape, or nil.
+func (p *Pool) takeSpare(fn *Function) *spare {
+	if fn.ImageURI != "" || !p.sparesEnabled() {
+		return nil
+	}
+	shape := shapeOf(fn)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	list := p.spares.ready[shape]
+	if len(list) == 0 {
+		return nil
+	}
+	sp := list[len(list)-1]
+	p.spares.ready[shape] = list[:len(list)-1]
+	p.spares.count--
+	return sp
+}
+
+// refillSpares starts a spare of fn's shape in the background when the
+// shape has fewer than SparesPerShape and the Pool fewer than maxSpares.
+func (p *Pool) refillSpares(fn *Function) {
+	if fn.ImageURI != "" || !p.sparesEnabled() {
+		return
+	}
+	shape := shapeOf(fn)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	have := len(p.spares.ready[shape]) + p.spares.starting[shape]
+	if p.closed || have >= p.opts.SparesPerShape || p.spares.count >= maxSpares {
+		return
+	}
+	p.spares.starting[shape]++
+	p.spares.count++
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		sp, err := p.startSpare(p.ctx, shape)
+		p.mu.Lock()
+		p.spares.starting[shape]--
+		if err != nil || p.closed {
+			p.spares.count--
+			p.mu.Unlock()
+			if err != nil && p.ctx.Err() == nil {
+				p.log.Warn("lambda runner: start a warm spare", "runtime", shape.runtime, "memoryMB", shape.memoryMB, "err", err)
+			}
+			if sp != nil {
+				p.removeSpare(sp)
+			}
+			return
+		}
+		p.spares.ready[shape] = append(p.spares.ready[shape], sp)
+		p.mu.Unlock()
+	}()
+}
+
+// startSpare makes a spare of shape and returns once its launcher waits.
+// On error the sandbox is gone, or returned for the caller to remove.
+func (p *Pool) startSpare(ctx context.Context, shape spareShape) (*spare, error) {
+	rt, err := p.opts.Runtimes.RuntimeFor(ctx, shape.runtime)
+	if err != nil {
+		return nil, fmt.Errorf("runtime %s: %w", shape.runtime, err)
+	}
+	mounts, err := p.root.runtimeMounts(rt)
+	if err != nil {
+		return nil, err
+	}
+	hexID := newEnvironmentID()
+	sp := &spare{hexID: hexID, id: "lambda-" + hexID, shape: shape, control: p.root.spareDir(hexID), created: p.now()}
+	if err := makeSpareControl(sp.control); err != nil {
+		return nil, err
+	}
+	rs := substrate.RunSpec{
+		ID:           sp.id,
+		Owner:        substrate.Owner{Kind: OwnerKind},
+		Labels:       map[string]string{LabelSpare: "true"},
+		RootDir:      p.root.dir,
+		ReadOnlyRoot: true,
+		User:         sandboxUser,
+		Hostname:     "169.254.0.1",
+		MilliCPU:     milliCPU(shape.memoryMB),
+		MemoryBytes:  int64(shape.memoryMB) << 20,
+		PidsLimit:    1024,
+		Network:      p.netName,
+		Command:      []string{"/bin/sh", "-c", spareLauncher},
+		WorkDir:      "/",
+		Env:          []string{"PATH=/usr/bin:/bin"},
+		Mounts: append(append(append([]substrate.Mount(nil), p.root.mounts...), mounts...),
+			substrate.Mount{Type: substrate.MountTmpfs, Destination: "/tmp", SizeBytes: int64(shape.ephemeralMB) << 20},
+			substrate.Mount{Type: substrate.MountBind, Source: sp.control, Destination: spareControl, ReadOnly: true}),
+	}
+	sb, err := p.host.Run(ctx, rs)
+	if err != nil {
+		os.RemoveAll(sp.control)
+		return nil, err
+	}
+	sp.logPath = sb.LogPath
+	// No egress at all, as every Lambda sandbox (see coldStart).
+	if err := p.host.SetFirewall(ctx, sp.id, nil, []network.Rule{}); err != nil {
+		return sp, err
+	}
+	if sp.gate, err = openGate(ctx, filepath.Join(sp.control, spareGate), func() bool {
+		s, err := p.host.Get(ctx, sp.id)
+		return err == nil && s.Exit == nil
+	}); err != nil {
+		return sp, err
+	}
+	return sp, nil
+}
+
+// makeSpareControl makes a spare's control directory with its gate FIFO,
+// readable by the sandbox user only.
+func makeSpareControl(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("spare control directory: %w", err)
+	}
+	gate := filepath.Join(dir, spareGate)
+	if err := unix.Mkfifo(gate, 0o600); err != nil {
+		return fmt.Errorf("spare gate: %w", err)
+	}
+	uid, gid := sandboxIDs()
+	if err := os.Chown(gate, uid, gid); err != nil {
+		return fmt.Errorf("spare gate: %w", err)
+	}
+	return nil
+}
+
+// openGate opens the FIFO for writing once the launcher has opened it for
+// reading (until then a non-blocking open fails with ENXIO), polling while
+// alive says the sandbox still runs.
+func openGate(ctx context.Context, path string, alive func() bool) (*os.File, error) {
+	deadline := time.Now().Add(spareReadyTimeout)
+	for wait := time.Millisecond; ; wait = min(2*wait, 20*time.Millisecond) {
+		fd, err := unix.Open(path, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		if err == nil {
+			return os.NewFile(uintptr(fd), path), nil
+		}
+		if !errors.Is(err, unix.ENXIO) {
+			return nil, fmt.Errorf("open spare gate: %w", err)
+		}
+		if time.Now().After(deadline) || !alive() {
+			return nil, errors.New("spare launcher never reached its gate")
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// claimSpare gives sp to env: the function's code at /var/task, its labels,
+// its runtime's environment and command, then wakes the launcher. On error
+// the caller removes the spare.
+func (p *Pool) claimSpare(ctx context.Context, fn *Function, env *environment, sp *spare, apiAddr string) error {
+	rt, err := p.opts.Runtimes.RuntimeFor(ctx, fn.Runtime)
+	if err != nil {
+		return fmt.Errorf("runtime %s: %w", fn.Runtime, err)
+	}
+	if fn.CodeDir == "" {
+		return fmt.Errorf("function %s has neither code nor an image", fn.Name)
+	}
+	var creds *Credentials
+	if fn.Credentials != nil {
+		if creds, err = fn.Credentials(ctx); err != nil {
+			return fmt.Errorf("execution role credentials: %w", err)
+		}
+	}
+	if err := p.host.InjectMount(ctx, sp.id, fn.CodeDir, taskRoot, true); err != nil {
+		return err
+	}
+	script := startScript(environ(fn, rt, apiAddr, env.stream, creds, p.awsEndpoint(false)), rt.Command(runtimeDir, taskRoot))
+	start := filepath.Join(sp.control, spareStart)
+	if err := os.WriteFile(start, []byte(script), 0o400); err != nil {
+		return fmt.Errorf("spare start script: %w", err)
+	}
+	uid, gid := sandboxIDs()
+	if err := os.Chown(start, uid, gid); err != nil {
+		return fmt.Errorf("spare start script: %w", err)
+	}
+	if err := p.host.Label(ctx, sp.id, map[string]string{
+		LabelFunction: fn.Name, LabelVersion: fn.Version, LabelRevision: fn.Revision,
+	}); err != nil {
+		return err
+	}
+	_, err = sp.gate.Write([]byte("\n"))
+	sp.gate.Close()
+	sp.gate = nil
+	if err != nil {
+		return fmt.Errorf("wake spare launcher: %w", err)
+	}
+	return nil
+}
+
+// startScript is the shell the launcher sources: it enters /var/task (the
+// launcher's working directory predates the code's mount) and execs the
+// runtime with exactly env.
+func startScript(env, argv []string) string {
+	var b strings.Builder
+	b.WriteString("cd " + taskRoot + " && exec /usr/bin/env -i --")
+	for _, kv := range env {
+		b.WriteString(" " + shellQuote(kv))
+	}
+	for _, a := range argv {
+		b.WriteString(" " + shellQuote(a))
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+// shellQuote quotes s as one POSIX shell word.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// removeSpare deletes an unclaimed (or failed) spare's sandbox and control
+// directory, now.
+func (p *Pool) removeSpare(sp *spare) {
+	if sp.gate != nil {
+		sp.gate.Close() // the launcher reads EOF and exits
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), time.Minute)
+	defer cancel()
+	if err := p.host.Delete(ctx, sp.id); err != nil && !errors.Is(err, substrate.ErrNotFound) {
+		p.log.Error("lambda runner: delete spare", "sandbox", sp.id, "err", err)
+	}
+	if err := os.RemoveAll(sp.control); err != nil {
+		p.log.Warn("lambda runner: remove spare control directory", "dir", sp.control, "err", err)
+	}
+}
+
+// destroySpare removes a spare in the background, counted in teardowns
+// (inline once Close no longer waits for them).
+func (p *Pool) destroySpare(sp *spare) {
+	p.mu.Lock()
+	if p.stopped {
+		p.mu.Unlock()
+		p.removeSpare(sp)
+		return
+	}
+	p.teardowns.Add(1)
+	p.mu.Unlock()
+	go func() {
+		defer p.teardowns.Done()
+		p.removeSpare(sp)
+	}()
+}
+
+// drainSpares removes and returns every ready spare, or (old) only those
+// made before cutoff; the caller holds p.mu.
+func (p *Pool) drainSparesLocked(cutoff time.Time) []*spare {
+	var out []*spare
+	for shape, list := range p.spares.ready {
+		kept := list[:0]
+		for _, sp := range list {
+			if cutoff.IsZero() || sp.created.Before(cutoff) {
+				out = append(out, sp)
+				continue
+			}
+			kept = append(kept, sp)
+		}
+		p.spares.ready[shape] = kept
+	}
+	p.spares.count -= len(out)
+	return out
+}
+
+// sandboxIDs is sandboxUser as numbers.
+func sandboxIDs() (uid, gid int) {
+	var u, g int
+	fmt.Sscanf(sandboxUser, "%d:%d", &u, &g)
+	return u, g
+}

@@ -1,0 +1,57 @@
+package oci
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/nimbus-dev/nimbus/internal/sandbox"
+	"github.com/nimbus-dev/nimbus/internal/sandboxlog"
+)
+
+// TestInjectMount: a directory injected into a running sandbox appears
+// there, read-only, while the host's own view of the target is unchanged.
+func TestInjectMount(t *testing.T) {
+	f := newFixture(t)
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "hello"), []byte("from the host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spec := f.spec(`until [ -e /data/hello ]; do sleep 0.02; done; cat /data/hello; touch /data/new 2>/dev/null && echo writable || echo read-only`)
+	h := f.start(spec)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := f.d.InjectMount(ctx, h, src, "/data", true); err != nil {
+		t.Fatalf("InjectMount: %v", err)
+	}
+	st, err := f.d.Wait(ctx, h)
+	if err != nil || st.ExitCode != 0 {
+		t.Fatalf("Wait: %+v, %v", st, err)
+	}
+	recs, err := sandboxlog.ReadFile(spec.Log.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := sandboxlog.Lines(recs, ""), []string{"from the host", "read-only"}; !slices.Equal(got, want) {
+		t.Errorf("sandbox printed %q; want %q", got, want)
+	}
+	if _, err := os.Stat(filepath.Join(f.root, "data", "hello")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the injected file shows in the image root on the host: %v", err)
+	}
+	// An exited sandbox takes no more mounts.
+	if err := f.d.InjectMount(ctx, h, src, "/data", true); !errors.Is(err, sandbox.ErrNotRunning) {
+		t.Errorf("InjectMount into an exited sandbox: %v; want ErrNotRunning", err)
+	}
+}
+
+func TestInjectMountMissingTarget(t *testing.T) {
+	f := newFixture(t)
+	h := f.start(f.spec("sleep 30"))
+	if err := f.d.InjectMount(context.Background(), h, t.TempDir(), "/no/such/dir", false); err == nil {
+		t.Error("InjectMount onto a missing directory succeeded")
+	}
+}
