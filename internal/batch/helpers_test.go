@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,7 +39,8 @@ var ctx = context.Background()
 
 // memoryLogs keeps what Ingest is given, by stream.
 type memoryLogs struct {
-	ch chan ingested
+	mu      sync.Mutex
+	streams map[string]ingested
 }
 
 type ingested struct {
@@ -47,7 +49,10 @@ type ingested struct {
 }
 
 func (m *memoryLogs) Ingest(_ context.Context, account, region, group, stream string, events []logs.Event) error {
-	m.ch <- ingested{group: group, stream: stream, events: events}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur := m.streams[stream]
+	m.streams[stream] = ingested{group: group, stream: stream, events: append(cur.events, events...)}
 	return nil
 }
 
@@ -83,7 +88,7 @@ func newHarness(t testing.TB, driver string, tweak func(*Options)) *harness {
 
 func newHarnessOn(t testing.TB, st store.Store, host *substrate.Host, tweak func(*Options)) *harness {
 	t.Helper()
-	ml := &memoryLogs{ch: make(chan ingested, 100)}
+	ml := &memoryLogs{streams: map[string]ingested{}}
 	opts := Options{Store: st, Host: host, Logs: ml, SettleDelay: -1, Tick: 20 * time.Millisecond, StopGrace: time.Second,
 		Capacity: scheduler.Resources{MilliCPU: 8000, MemoryMiB: 8192}}
 	if tweak != nil {
@@ -230,4 +235,18 @@ func waitFor(t testing.TB, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// ingestedFor waits for the job output ingested for stream.
+func (h *harness) ingestedFor(t testing.TB, stream string) ingested {
+	t.Helper()
+	var got ingested
+	waitFor(t, func() bool {
+		h.logs.mu.Lock()
+		defer h.logs.mu.Unlock()
+		var ok bool
+		got, ok = h.logs.streams[stream]
+		return ok
+	})
+	return got
 }

@@ -36,13 +36,8 @@ func TestJobSucceedsWithLogs(t *testing.T) {
 	if got := j.Container.Command; len(got) != 3 || got[2] != "stdout=hi" {
 		t.Fatalf("command after Ref:: substitution: %v", got)
 	}
-	select {
-	case in := <-h.logs.ch:
-		if in.group != LogGroup || in.stream != stream || len(in.events) != 1 || in.events[0].Message != "hi" {
-			t.Fatalf("logs %+v", in)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no logs ingested")
+	if in := h.ingestedFor(t, stream); in.group != LogGroup || len(in.events) != 1 || in.events[0].Message != "hi" {
+		t.Fatalf("logs %+v", in)
 	}
 	list, err := h.client.ListJobs(ctx, &batch.ListJobsInput{JobQueue: aws.String("q"), JobStatus: types.JobStatusSucceeded})
 	if err != nil || len(list.JobSummaryList) != 1 || aws.ToString(list.JobSummaryList[0].JobId) != id {
