@@ -36,6 +36,9 @@ type Options struct {
 	// notice appears in the instance's metadata; default two minutes, as
 	// on EC2.
 	SpotInterruptionWarning time.Duration
+	// InstanceProfiles is IAM, for instances' IAM instance profiles; nil
+	// refuses them as Unsupported.
+	InstanceProfiles InstanceProfiles
 }
 
 // EC2 is the service's state and dependencies.
@@ -60,6 +63,8 @@ type EC2 struct {
 	capacity Capacity
 	// spotWarning is the notice a spot interruption gives (spot.go).
 	spotWarning time.Duration
+	// profiles is IAM, for instance profiles; nil without IAM.
+	profiles InstanceProfiles
 }
 
 // New returns the EC2 service. Each resource family registers its
@@ -69,12 +74,13 @@ func New(opts Options) (*service.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &EC2{store: opts.Store, regions: opts.Regions, host: opts.Host}
+	e := &EC2{store: opts.Store, regions: opts.Regions, host: opts.Host, profiles: opts.InstanceProfiles}
 	e.setCapacity(opts.Capacity, opts.SpotInterruptionWarning)
 	e.registerRegions(svc)
 	e.registerKeyPairs(svc)
 	e.registerCatalog(svc)
 	e.registerInstances(svc)
+	e.registerInstanceProfiles(svc)
 	e.registerVPCs(svc)
 	e.registerVolumes(svc)
 	e.registerSpot(svc)

@@ -52,6 +52,10 @@ type InstanceControllerOptions struct {
 	// a VPC when its first instance launches (vpcnetwork.go); nil leaves
 	// such networks without it.
 	Metadata MetadataListener
+	// InstanceProfiles is IAM, whose roles' credentials instances with an
+	// instance profile get through IMDS; nil leaves iam/ out of their
+	// metadata.
+	InstanceProfiles InstanceProfiles
 }
 
 // InstanceController drives instances to the state their records ask for:
@@ -68,6 +72,7 @@ type InstanceController struct {
 	driver    string // the substrate's driver, which decides the init command
 	network   string // the network default-VPC instances join; "" without networking
 	metadata  MetadataListener
+	creds     credentialCache
 
 	mu      sync.Mutex
 	waiting map[string]int // instance ID → the boot whose exit a goroutine awaits
@@ -80,10 +85,11 @@ func NewInstanceController(opts InstanceControllerOptions) (*InstanceController,
 		return nil, errors.New("instance controller: Store, Host and DataDir are required")
 	}
 	c := &InstanceController{
-		e:   &EC2{store: opts.Store, regions: opts.Regions, host: opts.Host},
+		e:   &EC2{store: opts.Store, regions: opts.Regions, host: opts.Host, profiles: opts.InstanceProfiles},
 		log: opts.Logger, dataDir: filepath.Join(opts.DataDir, "ec2", "instances"),
 		retention: opts.TerminatedRetention, grace: opts.StopGrace, workers: opts.Workers,
 		queue: newKeyQueue(), waiting: map[string]int{}, metadata: opts.Metadata,
+		creds: credentialCache{now: time.Now, entries: map[string]cachedCredentials{}},
 	}
 	c.e.groupMembers = c.e.instanceIPsInGroup
 	c.e.onGroupChanged = c.e.reapplyFirewalls
@@ -836,7 +842,11 @@ func (c *InstanceController) InstanceForSandbox(ctx context.Context, sandboxID s
 	if err != nil {
 		return nil, fmt.Errorf("instance %s: %w", sandboxID, err)
 	}
-	return inst.metadata(), nil
+	md := inst.metadata()
+	if md.IAM, err = c.iamMetadata(ctx, &inst); err != nil {
+		return nil, err
+	}
+	return md, nil
 }
 
 func (in *instance) metadata() *imds.Instance {
@@ -845,7 +855,7 @@ func (in *instance) metadata() *imds.Instance {
 		InstanceID: in.InstanceId, InstanceType: in.InstanceType, ImageID: in.ImageId, LaunchIndex: in.AmiLaunchIndex,
 		ReservationID: in.ReservationId, Architecture: in.Architecture, PendingTime: in.LaunchTime,
 		MAC: in.MacAddress, InterfaceID: in.NetworkInterfaceId, SubnetID: in.SubnetId, SubnetCIDR: in.SubnetCIDR,
-		VPCID: in.VpcId, VPCCIDR: defaultVPCCIDR, RootDeviceName: in.RootDevice,
+		VPCID: in.VpcId, VPCCIDR: in.VpcCIDR, RootDeviceName: in.RootDevice,
 		Options: imds.MetadataOptions{HTTPTokens: in.HttpTokens, HTTPPutResponseHopLimit: in.HttpPutHopLimit,
 			HTTPEndpoint: in.HttpEndpoint, InstanceMetadataTags: in.MetadataTags},
 	}
@@ -853,6 +863,9 @@ func (in *instance) metadata() *imds.Instance {
 		if z.Name == in.AvailabilityZone {
 			md.AvailabilityZoneID = z.ID
 		}
+	}
+	if md.VPCCIDR == "" {
+		md.VPCCIDR = defaultVPCCIDR // an instance from before VPCs of their own
 	}
 	if ip, err := netip.ParseAddr(in.PrivateIpAddress); err == nil {
 		md.PrivateIP = ip

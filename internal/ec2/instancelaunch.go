@@ -64,6 +64,7 @@ type runInstancesInput struct {
 	MetadataOptions                   *metadataOptionsRequest
 	Monitoring                        *struct{ Enabled bool }
 	InstanceMarketOptions             *instanceMarketOptionsRequest
+	IamInstanceProfile                *iamInstanceProfileSpecification
 	DryRun                            bool
 }
 
@@ -81,6 +82,10 @@ type launchRequest struct {
 	subnetID  string
 	subnetNet string
 	vpcID     string
+	vpcCIDR   string
+	// profile is the IAM instance profile; each instance gets its own
+	// association of it.
+	profile *instanceProfile
 	// subnet is the launch's subnet when it is not a default one: its
 	// instances get their addresses from it at launch.
 	subnet              *subnet
@@ -307,6 +312,11 @@ func (e *EC2) validateLaunch(ctx context.Context, account, reg string, in *runIn
 			return nil, err
 		}
 	}
+	if in.IamInstanceProfile != nil && (in.IamInstanceProfile.Arn != "" || in.IamInstanceProfile.Name != "") {
+		if req.profile, err = e.resolveProfile(ctx, account, in.IamInstanceProfile); err != nil {
+			return nil, err
+		}
+	}
 	if req.groups, err = e.resolveGroups(ctx, account, reg, req.vpcID, req.subnetID, in.SecurityGroupIds, in.SecurityGroups); err != nil {
 		return nil, err
 	}
@@ -394,7 +404,7 @@ func (e *EC2) placeLaunch(ctx context.Context, account, reg string, in *runInsta
 		return invalidParameter("Invalid region: %s", reg)
 	}
 	req.zone = zones[0].Name
-	req.vpcID = defaultVPCID(account, reg)
+	req.vpcID, req.vpcCIDR = defaultVPCID(account, reg), defaultVPCCIDR
 	if in.Placement != nil && in.Placement.AvailabilityZone != "" {
 		found := false
 		for _, z := range zones {
@@ -420,7 +430,11 @@ func (e *EC2) placeLaunch(ctx context.Context, account, reg string, in *runInsta
 	var s subnet
 	err := e.store.View(ctx, func(tx store.Tx) error {
 		var err error
-		s, _, err = getSubnet(tx, account, reg, in.SubnetId)
+		if s, _, err = getSubnet(tx, account, reg, in.SubnetId); err != nil {
+			return err
+		}
+		v, _, err := getVPC(tx, account, reg, s.VpcId)
+		req.vpcCIDR = v.CidrBlock
 		return err
 	})
 	if err != nil {
@@ -440,9 +454,9 @@ func (e *EC2) placeLaunch(ctx context.Context, account, reg string, in *runInsta
 // must ask for the same launch.
 func launchHash(in *runInstancesInput) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s|%s|%d|%d|%s|%v|%v|%s|%s|%v|%s|%v|%v|%v", in.ImageId, in.InstanceType, in.MinCount, in.MaxCount,
+	fmt.Fprintf(h, "%s|%s|%d|%d|%s|%v|%v|%s|%s|%v|%s|%v|%v|%v|%v", in.ImageId, in.InstanceType, in.MinCount, in.MaxCount,
 		in.KeyName, in.SecurityGroupIds, in.SecurityGroups, in.UserData, in.SubnetId, in.Placement, in.InstanceInitiatedShutdownBehavior,
-		in.TagSpecifications, in.BlockDeviceMappings, in.InstanceMarketOptions)
+		in.TagSpecifications, in.BlockDeviceMappings, in.InstanceMarketOptions, in.IamInstanceProfile)
 	return hex.EncodeToString(h.Sum(nil))
 }
 
@@ -489,6 +503,12 @@ func (e *EC2) newInstances(account, reg string, req *launchRequest, hash string,
 			inst.MetadataTags = o.InstanceMetadataTags == "enabled"
 		}
 		inst.Monitoring = in.Monitoring != nil && in.Monitoring.Enabled
+		inst.VpcCIDR = req.vpcCIDR
+		if req.profile != nil {
+			p := *req.profile
+			p.AssociationId = newID("iip-assoc")
+			inst.Profile = &p
+		}
 		inst.RootVolumeSize, inst.RootVolumeType = req.rootSize, req.rootType
 		if req.spot != nil {
 			s := *req.spot

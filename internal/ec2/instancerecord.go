@@ -70,6 +70,11 @@ type instance struct {
 	MetadataTags          bool
 	Monitoring            bool
 
+	// Profile is the IAM instance profile; nil without one.
+	Profile *instanceProfile `json:",omitempty"`
+	// VpcCIDR is the instance's VPC's CIDR, for its metadata.
+	VpcCIDR string `json:",omitempty"`
+
 	// Market is "spot" for spot instances, "" for on-demand ones.
 	Market string
 	Spot   *spotState `json:",omitempty"`

@@ -39,6 +39,8 @@ type instanceHarness struct {
 	// capacity and spotWarning configure EC2 at open; zero takes defaults.
 	capacity    Capacity
 	spotWarning time.Duration
+	// profiles is IAM for instance profiles; nil runs without it.
+	profiles InstanceProfiles
 }
 
 func newInstanceHarness(t *testing.T, opts ...func(*instanceHarness)) *instanceHarness {
@@ -75,14 +77,14 @@ func (h *instanceHarness) open() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.e = &EC2{store: h.st, regions: regions, host: host}
+	h.e = &EC2{store: h.st, regions: regions, host: host, profiles: h.profiles}
 	h.e.setCapacity(h.capacity, h.spotWarning)
 	h.e.registerCatalog(svc)
 	h.e.registerInstances(svc)
 	h.e.registerVolumes(svc)
 	h.e.registerSpot(svc)
 	h.ctrl, err = NewInstanceController(InstanceControllerOptions{Store: h.st, Regions: regions, Host: host,
-		DataDir: h.dataDir, StopGrace: 100 * time.Millisecond, Capacity: h.capacity})
+		DataDir: h.dataDir, StopGrace: 100 * time.Millisecond, Capacity: h.capacity, InstanceProfiles: h.profiles})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -123,8 +123,9 @@ type instanceView struct {
 	}
 	MaintenanceOptions      struct{ AutoRecovery string }
 	CurrentInstanceBootMode string
-	InstanceLifecycle       string `json:",omitempty"`
-	SpotInstanceRequestId   string `json:",omitempty"`
+	InstanceLifecycle       string                  `json:",omitempty"`
+	IamInstanceProfile      *iamInstanceProfileView `json:",omitempty"`
+	SpotInstanceRequestId   string                  `json:",omitempty"`
 }
 
 type reservationView struct {
@@ -169,6 +170,9 @@ func (in *instance) view() instanceView {
 		UsageOperationUpdateTime: in.CreatedAt, CurrentInstanceBootMode: "legacy-bios",
 	}
 	v.Monitoring.State = in.monitoringState()
+	if in.Profile != nil {
+		v.IamInstanceProfile = &iamInstanceProfileView{Arn: in.Profile.Arn, Id: in.Profile.Id}
+	}
 	v.CapacityReservationSpecification.CapacityReservationPreference = "open"
 	v.PrivateDnsNameOptions.HostnameType = "ip-name"
 	v.MaintenanceOptions.AutoRecovery = "default"
