@@ -9,6 +9,7 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/userdata"
+	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -137,7 +138,7 @@ func (m *Manager) replaceFirewall(ctx context.Context, sandboxID string, rules *
 // sandbox-to-sandbox traffic must pass both the sender's egress and the
 // receiver's ingress, as with security groups.
 func (m *Manager) applyFirewallLocked() error {
-	c, err := nftables.New()
+	c, err := newNFTConn()
 	if err != nil {
 		return fmt.Errorf("open nftables: %w", err)
 	}
@@ -205,6 +206,20 @@ func (m *Manager) applyFirewallLocked() error {
 	return nil
 }
 
+// nftReadBuffer is the netlink receive buffer for a table rebuild: the
+// kernel acknowledges every message of the batch, and with a few dozen
+// sandboxes the acknowledgements overflow the default buffer (about 200 KB),
+// which the kernel reports as ENOBUFS and the whole rebuild fails.
+const nftReadBuffer = 32 << 20
+
+// newNFTConn opens nftables with a receive buffer large enough for the
+// acknowledgements of a whole-table batch (as root, past rmem_max).
+func newNFTConn() (*nftables.Conn, error) {
+	return nftables.New(nftables.WithSockOptions(func(c *netlink.Conn) error {
+		return c.SetReadBuffer(nftReadBuffer)
+	}))
+}
+
 // fillRuleChain writes one direction of a sandbox's firewall: replies pass,
 // each rule returns (so the other side's chain still judges), the rest drops.
 // peerOffset is where the peer address is: the source for ingress, the
@@ -238,7 +253,7 @@ func fillRuleChain(c *nftables.Conn, table *nftables.Table, chain *nftables.Chai
 
 // deleteTables removes nimbus's tables entirely.
 func (m *Manager) deleteTables() error {
-	c, err := nftables.New()
+	c, err := newNFTConn()
 	if err != nil {
 		return fmt.Errorf("open nftables: %w", err)
 	}
