@@ -144,11 +144,14 @@ func TestInstanceProfileAssociations(t *testing.T) {
 	r := h.run(&runInstancesInput{})
 	id := r.Instances[0].InstanceId
 	profile := &iamInstanceProfileSpecification{Name: "app-profile"}
-	_, err = h.e.associateIamInstanceProfile(h.ctx, &associateIamInstanceProfileInput{InstanceId: id, IamInstanceProfile: profile})
-	if h.describe(id).State.Name == statePending {
-		wantErr(t, err, "IncorrectInstanceState")
-	}
 	h.waitState(id, stateRunning)
+	ended := h.run(&runInstancesInput{}).Instances[0].InstanceId
+	if _, err := h.e.terminateInstances(h.ctx, &instanceIDsInput{InstanceIds: []string{ended}}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitState(ended, stateTerminated)
+	_, err = h.e.associateIamInstanceProfile(h.ctx, &associateIamInstanceProfileInput{InstanceId: ended, IamInstanceProfile: profile})
+	wantErr(t, err, "IncorrectInstanceState")
 	if md, _ := h.ctrl.InstanceForSandbox(h.ctx, id); md == nil || md.IAM != nil {
 		t.Fatalf("metadata before the association = %+v", md)
 	}
