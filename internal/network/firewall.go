@@ -206,16 +206,22 @@ func (m *Manager) applyFirewallLocked() error {
 	return nil
 }
 
-// nftReadBuffer is the netlink receive buffer for a table rebuild: the
-// kernel acknowledges every message of the batch, and with a few dozen
-// sandboxes the acknowledgements overflow the default buffer (about 200 KB),
-// which the kernel reports as ENOBUFS and the whole rebuild fails.
+// nftReadBuffer is the netlink send and receive buffer for a table
+// rebuild: the batch goes out in one message and the kernel acknowledges
+// each of its parts; with a few dozen sandboxes either overflows the
+// default buffers (about 200 KB: EMSGSIZE, ENOBUFS) and the whole rebuild
+// fails. Rebuilding only the changed sandbox's chains would make this
+// independent of the number of sandboxes (not done yet).
 const nftReadBuffer = 32 << 20
 
 // newNFTConn opens nftables with a receive buffer large enough for the
 // acknowledgements of a whole-table batch (as root, past rmem_max).
 func newNFTConn() (*nftables.Conn, error) {
 	return nftables.New(nftables.WithSockOptions(func(c *netlink.Conn) error {
+		// The batch goes out in one sendmsg, bounded by the send buffer.
+		if err := c.SetWriteBuffer(nftReadBuffer); err != nil {
+			return err
+		}
 		return c.SetReadBuffer(nftReadBuffer)
 	}))
 }

@@ -128,3 +128,40 @@ func TestSetRulesUnknownSandbox(t *testing.T) {
 		t.Error("SetRules on an unattached sandbox succeeded")
 	}
 }
+
+// Every SetRules rebuilds the whole table in one netlink batch; with a few
+// dozen firewalled sandboxes its acknowledgements once overflowed the
+// socket's receive buffer (ENOBUFS) and every later attach failed.
+func TestFirewallWithManySandboxes(t *testing.T) {
+	requireHost(t)
+	if testing.Short() {
+		t.Skip("attaches 48 sandboxes")
+	}
+	t.Parallel()
+	m := newTestManager(t, testOptions(t))
+	n := testNetwork(t, m)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	prefix := "sb-many-" + randomHex(t, 3)
+	ingress := []Rule{
+		{Protocol: ProtocolTCP, FromPort: 22, ToPort: 22, CIDR: netip.MustParsePrefix("10.0.0.0/8")},
+		{Protocol: ProtocolTCP, FromPort: 80, ToPort: 443, CIDR: netip.MustParsePrefix("0.0.0.0/0")},
+		{Protocol: ProtocolICMP, CIDR: netip.MustParsePrefix("192.168.0.0/16")},
+	}
+	var ids []string
+	t.Cleanup(func() {
+		for _, id := range ids {
+			m.Detach(context.Background(), id)
+		}
+	})
+	for i := range 48 {
+		id := fmt.Sprintf("%s-%d", prefix, i)
+		if _, err := m.Attach(ctx, id, n.Name, AttachOptions{}); err != nil {
+			t.Fatalf("attach %d: %v", i, err)
+		}
+		ids = append(ids, id)
+		if err := m.SetRules(ctx, id, ingress, []Rule{}); err != nil {
+			t.Fatalf("firewall of sandbox %d: %v", i, err)
+		}
+	}
+}
