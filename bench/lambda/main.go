@@ -42,6 +42,7 @@ func main() {
 	conc := flag.Int("concurrency", 4, "clients for the throughput run")
 	duration := flag.Duration("duration", 5*time.Second, "throughput run length")
 	memory := flag.Int("memory", 1769, "function memory (MB); 1769 is one vCPU")
+	logLevel := flag.String("log-level", "warn", "nimbus log level")
 	flag.Parse()
 	if *bin == "" {
 		fail("-bin (or NIMBUS_BIN) is required")
@@ -64,7 +65,7 @@ func main() {
 	goCode, _ := os.ReadFile(goBin)
 
 	addr := freeAddr()
-	cmd := exec.Command(*bin, "serve", "--listen", addr, "--data", filepath.Join(dir, "data"), "--log-level", "warn", "--driver", "oci")
+	cmd := exec.Command(*bin, "serve", "--listen", addr, "--data", filepath.Join(dir, "data"), "--log-level", *logLevel, "--driver", "oci")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		fail(err.Error())

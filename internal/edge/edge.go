@@ -324,8 +324,13 @@ func (s *Server) writeError(w *statusRecorder, r *http.Request, e *entry, op *aw
 	ae := sigv4.AWSError(err, family)
 	resolved := awserr.Resolve(family, ae)
 	if resolved.Kind == awserr.Internal {
+		// The client sees only a generic message; the log gets the cause.
+		cause := err
+		if ie := (*awserr.Error)(nil); errors.As(err, &ie) && ie.Err != nil {
+			cause = ie.Err
+		}
 		s.log.Error("internal error", "request_id", call.RequestID, "service", call.Service,
-			"operation", call.Operation, "error", err)
+			"operation", call.Operation, "error", err, "cause", cause)
 	}
 	var codec wire.Codec
 	if e != nil {
