@@ -34,6 +34,9 @@ type controller struct {
 	wg   sync.WaitGroup
 }
 
+// maxFinishedCache bounds the final states kept for dependents.
+const maxFinishedCache = 100_000
+
 func newController(a *API) *controller {
 	return &controller{api: a, dirty: map[store.Key]bool{}, done: make(chan attemptResult, 64)}
 }
@@ -149,6 +152,9 @@ func (c *controller) track(ctx context.Context, j *jobRecord) {
 func (c *controller) forget(k store.Key, final scheduler.State) {
 	j, ok := c.active[k]
 	c.sched.Remove(sk(k))
+	if len(c.finished) >= maxFinishedCache {
+		clear(c.finished) // stateOf reads the store for what it forgot
+	}
 	c.finished[k] = final
 	c.depsDirty = true
 	if !ok {

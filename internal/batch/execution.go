@@ -166,9 +166,6 @@ func (c *controller) finishedAttempt(r attemptResult) {
 	if r.job == nil {
 		return
 	}
-	if r.job.Status == scheduler.Runnable {
-		delete(c.active, r.key)
-	}
 	c.track(context.Background(), r.job)
 }
 

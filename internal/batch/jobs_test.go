@@ -212,3 +212,51 @@ func TestRestartReadoptsRunningJob(t *testing.T) {
 		t.Fatalf("after restart: %d attempts, started %d (was %d)", len(j.Attempts), *j.StartedAt, *running.StartedAt)
 	}
 }
+
+func TestArrayChildrenRetryThenParentFails(t *testing.T) {
+	h := newHarness(t, substrate.DriverFake, nil)
+	h.setup(t, "q", 1)
+	h.jobDef(t, "bad", "busybox", fakeCmd(fake.Behavior{ExitCode: 1}), func(in *batch.RegisterJobDefinitionInput) {
+		in.RetryStrategy = &types.RetryStrategy{Attempts: aws.Int32(2)}
+	})
+	h.run(t)
+	id := h.submit(t, &batch.SubmitJobInput{JobName: aws.String("a"), JobQueue: aws.String("q"), JobDefinition: aws.String("bad"),
+		ArrayProperties: &types.ArrayProperties{Size: aws.Int32(2)}})
+	p := h.waitStatus(t, id, types.JobStatusFailed, 10*time.Second)
+	if p.ArrayProperties.StatusSummary["FAILED"] != 2 {
+		t.Fatalf("summary %+v", p.ArrayProperties.StatusSummary)
+	}
+	for _, c := range []string{id + ":0", id + ":1"} {
+		if n := len(h.describe(t, c).Attempts); n != 2 {
+			t.Fatalf("child %s: %d attempts", c, n)
+		}
+	}
+}
+
+func TestFairShareQueue(t *testing.T) {
+	h := newHarness(t, substrate.DriverFake, nil)
+	pol, err := h.client.CreateSchedulingPolicy(ctx, &batch.CreateSchedulingPolicyInput{Name: aws.String("fair"),
+		FairsharePolicy: &types.FairsharePolicy{ShareDistribution: []types.ShareAttributes{{ShareIdentifier: aws.String("A"), WeightFactor: aws.Float32(1)}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.setup(t, "fifo", 1)
+	_, err = h.client.CreateJobQueue(ctx, &batch.CreateJobQueueInput{JobQueueName: aws.String("fair"), Priority: aws.Int32(1),
+		SchedulingPolicyArn:     pol.Arn,
+		ComputeEnvironmentOrder: []types.ComputeEnvironmentOrder{{Order: aws.Int32(1), ComputeEnvironment: aws.String("fifo-ce")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.jobDef(t, "ok", "busybox", []string{"true"}, nil)
+	_, err = h.client.SubmitJob(ctx, &batch.SubmitJobInput{JobName: aws.String("x"), JobQueue: aws.String("fair"), JobDefinition: aws.String("ok")})
+	wantClientError(t, err) // a fair-share queue needs a share identifier
+	h.run(t)
+	id := h.submit(t, &batch.SubmitJobInput{JobName: aws.String("x"), JobQueue: aws.String("fair"), JobDefinition: aws.String("ok"),
+		ShareIdentifier: aws.String("A"), SchedulingPriorityOverride: aws.Int32(5)})
+	j := h.waitStatus(t, id, types.JobStatusSucceeded, 10*time.Second)
+	if aws.ToString(j.ShareIdentifier) != "A" || aws.ToInt32(j.SchedulingPriority) != 5 {
+		t.Fatalf("fair-share job %+v", j)
+	}
+	_, err = h.client.DeleteSchedulingPolicy(ctx, &batch.DeleteSchedulingPolicyInput{Arn: pol.Arn})
+	wantClientError(t, err) // a queue uses it
+}
