@@ -58,6 +58,12 @@ func (a *API) Run(ctx context.Context) error {
 		slots    = make(chan struct{}, a.workers)
 	)
 	defer wg.Wait()
+	// Usage is flushed by Run too: one background loop per API.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.meter.run(ctx, a.store, func(err error) { a.log.Warn("lambda: flush usage", "err", err) })
+	}()
 	for {
 		due, next, err := a.dueEvents(ctx)
 		if err != nil && ctx.Err() == nil {

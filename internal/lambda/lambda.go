@@ -99,6 +99,8 @@ type API struct {
 	roleCredentials    func(ctx context.Context, roleARN, sessionName string) (*runner.Credentials, error)
 	s3Objects          func(ctx context.Context, account, bucket, key string) (io.ReadCloser, int64, error)
 
+	// meter collects usage (requests, GB-seconds) for the cost report.
+	meter *meter
 	// wake tells the async dispatcher that an event was queued.
 	wake chan struct{}
 	// unpackMu serializes unpacking a deployment package, so two creates
@@ -138,6 +140,8 @@ func New(opts Options) (*API, error) {
 	if a.settle < 0 {
 		a.settle = 0
 	}
+	a.meter = newMeter(a.now)
+	a.invoker = meteredInvoker{Invoker: a.invoker, m: a.meter}
 	a.registerFunctions(svc)
 	a.registerVersions(svc)
 	a.registerAliases(svc)
@@ -179,7 +183,10 @@ func (a *API) reset(ctx context.Context) error {
 			return fmt.Errorf("lambda reset: retire %s: %w", k.ID, err)
 		}
 	}
-	if err := service.DeleteKinds(ctx, a.store, kindFunction, kindEvent, kindReservations); err != nil {
+	a.meter.mu.Lock()
+	a.meter.pending = map[usageKey]*usageBucket{}
+	a.meter.mu.Unlock()
+	if err := service.DeleteKinds(ctx, a.store, kindFunction, kindEvent, kindReservations, kindUsage); err != nil {
 		return fmt.Errorf("lambda reset: %w", err)
 	}
 	if err := os.RemoveAll(a.codeDir); err != nil {

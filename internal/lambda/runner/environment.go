@@ -74,9 +74,9 @@ func newEnvironmentID() string {
 // returns the environment (already being destroyed) with its session ended,
 // and the caller answers the invocation with the failure.
 func (p *Pool) coldStart(ctx context.Context, fn *Function) (*environment, error) {
-	sp := p.takeSpare(fn)
+	sp := p.takeSpare(ctx, fn)
 	// Whatever this cold start uses, the next of its shape finds a spare.
-	defer p.refillSpares(fn)
+	defer p.refillSpares(ctx, fn)
 	hexID := newEnvironmentID()
 	if sp != nil {
 		hexID = sp.hexID

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/nimbus-dev/nimbus/internal/lambdart"
 	"github.com/nimbus-dev/nimbus/internal/network"
 	"github.com/nimbus-dev/nimbus/internal/substrate"
 )
@@ -19,14 +21,23 @@ import (
 // (runtime, memory size, /tmp size) that cold-started recently, so the next
 // cold start of that shape skips making a sandbox. Making one is most of a
 // cold start here: network attach, runc create and start, about 115-160 ms
-// of the 160-260 ms a cold start took. A spare runs a launcher, /bin/sh
-// blocked reading a FIFO, with everything that does not depend on the
-// function already in place: root, runtime files, limits, network,
-// firewall. A claim injects the function's code at /var/task (a mount made
+// of the 160-260 ms a cold start took. A spare has everything that does
+// not depend on the function already in place: root, runtime files,
+// limits, network, firewall; and its first process blocks reading a FIFO,
+// the gate. A claim injects the function's code at /var/task (a mount made
 // only inside that sandbox, see substrate.Host.InjectMount), writes the
-// runtime's environment and command into the spare's control directory,
-// and wakes the launcher, which execs the runtime in place of itself: the
-// same process, environment and mounts a direct cold start gives.
+// runtime's environment into the spare's control directory, and opens the
+// gate.
+//
+// For Python and Node.js the process at the gate is the runtime's own
+// bootstrap, interpreter started and modules loaded (lambdart's
+// SpareControlEnv), which takes the function's environment and goes on:
+// interpreter start-up, most of their init, leaves the cold start too. A
+// function that sets a variable the interpreter reads only at start-up
+// (PYTHONPATH, NODE_OPTIONS, LD_LIBRARY_PATH...) gets a new sandbox
+// instead. For provided runtimes the process at the gate is /bin/sh, which
+// execs the function's bootstrap with exactly the environment a new
+// sandbox would give it.
 //
 // A spare serves one function once, like any sandbox: it is never handed
 // to a second function, so nothing crosses between functions or accounts.
@@ -45,9 +56,10 @@ const (
 
 // Paths of a spare's control directory, inside the sandbox and in it.
 const (
-	spareControl = "/.nimbus/spare"
-	spareGate    = "gate"  // FIFO the launcher blocks on
-	spareStart   = "start" // shell: the runtime's environment and command
+	spareControl   = "/.nimbus/spare"
+	spareGate      = "gate"       // FIFO the first process blocks on
+	spareStart     = "start"      // shell: the runtime's environment and command
+	spareStartJSON = "start.json" // a preloaded bootstrap's environment
 )
 
 // spareLauncher is the spare's first process: it waits for a line on the
@@ -79,6 +91,9 @@ type spare struct {
 	gate    *os.File // write end of the launcher's FIFO
 	logPath string
 	created time.Time
+	// preloaded: the first process is the runtime's bootstrap, which reads
+	// start.json; else /bin/sh, which sources start.
+	preloaded bool
 }
 
 // spares is the Pool's spares, guarded by Pool.mu.
@@ -95,9 +110,31 @@ func (p *Pool) sparesEnabled() bool {
 		strings.HasPrefix(p.driver, substrate.DriverOCI)
 }
 
-// takeSpare removes and returns a ready spare of fn's shape, or nil.
-func (p *Pool) takeSpare(fn *Function) *spare {
+// spareFits reports whether a spare of fn's shape can serve fn: it cannot
+// when fn sets a variable its preloaded interpreter read at start-up.
+func (p *Pool) spareFits(ctx context.Context, fn *Function) bool {
 	if fn.ImageURI != "" || !p.sparesEnabled() {
+		return false
+	}
+	rt, err := p.opts.Runtimes.RuntimeFor(ctx, fn.Runtime)
+	if err != nil {
+		return false // the cold start reports it
+	}
+	if !rt.Preloads() {
+		return true
+	}
+	defaults := lambdaDefaults()
+	for k, v := range fn.Environment {
+		if rt.ReadsAtStartup(k) && defaults[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// takeSpare removes and returns a ready spare of fn's shape, or nil.
+func (p *Pool) takeSpare(ctx context.Context, fn *Function) *spare {
+	if !p.spareFits(ctx, fn) {
 		return nil
 	}
 	shape := shapeOf(fn)
@@ -115,8 +152,8 @@ func (p *Pool) takeSpare(fn *Function) *spare {
 
 // refillSpares starts a spare of fn's shape in the background when the
 // shape has fewer than SparesPerShape and the Pool fewer than maxSpares.
-func (p *Pool) refillSpares(fn *Function) {
-	if fn.ImageURI != "" || !p.sparesEnabled() {
+func (p *Pool) refillSpares(ctx context.Context, fn *Function) {
+	if !p.spareFits(ctx, fn) {
 		return
 	}
 	shape := shapeOf(fn)
@@ -162,7 +199,8 @@ func (p *Pool) startSpare(ctx context.Context, shape spareShape) (*spare, error)
 		return nil, err
 	}
 	hexID := newEnvironmentID()
-	sp := &spare{hexID: hexID, id: "lambda-" + hexID, shape: shape, control: p.root.spareDir(hexID), created: p.now()}
+	sp := &spare{hexID: hexID, id: "lambda-" + hexID, shape: shape, control: p.root.spareDir(hexID), created: p.now(),
+		preloaded: rt.Preloads()}
 	if err := makeSpareControl(sp.control); err != nil {
 		return nil, err
 	}
@@ -184,6 +222,15 @@ func (p *Pool) startSpare(ctx context.Context, shape spareShape) (*spare, error)
 		Mounts: append(append(append([]substrate.Mount(nil), p.root.mounts...), mounts...),
 			substrate.Mount{Type: substrate.MountTmpfs, Destination: "/tmp", SizeBytes: int64(shape.ephemeralMB) << 20},
 			substrate.Mount{Type: substrate.MountBind, Source: sp.control, Destination: spareControl, ReadOnly: true}),
+	}
+	if sp.preloaded {
+		// The interpreter starts as a function's would: Lambda's defaults
+		// are all it reads at start-up (see spareFits).
+		rs.Command = rt.Command(runtimeDir, taskRoot)
+		rs.Env = []string{lambdart.SpareControlEnv + "=" + spareControl}
+		for k, v := range lambdaDefaults() {
+			rs.Env = append(rs.Env, k+"="+v)
+		}
 	}
 	sb, err := p.host.Run(ctx, rs)
 	if err != nil {
@@ -265,14 +312,20 @@ func (p *Pool) claimSpare(ctx context.Context, fn *Function, env *environment, s
 	if err := p.host.InjectMount(ctx, sp.id, fn.CodeDir, taskRoot, true); err != nil {
 		return err
 	}
-	script := startScript(environ(fn, rt, apiAddr, env.stream, creds, p.awsEndpoint(false)), rt.Command(runtimeDir, taskRoot))
-	start := filepath.Join(sp.control, spareStart)
-	if err := os.WriteFile(start, []byte(script), 0o400); err != nil {
-		return fmt.Errorf("spare start script: %w", err)
+	vars := environ(fn, rt, apiAddr, env.stream, creds, p.awsEndpoint(false))
+	start, content := filepath.Join(sp.control, spareStart), []byte(startScript(vars, rt.Command(runtimeDir, taskRoot)))
+	if sp.preloaded {
+		start = filepath.Join(sp.control, spareStartJSON)
+		if content, err = startJSON(vars); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(start, content, 0o400); err != nil {
+		return fmt.Errorf("spare start file: %w", err)
 	}
 	uid, gid := sandboxIDs()
 	if err := os.Chown(start, uid, gid); err != nil {
-		return fmt.Errorf("spare start script: %w", err)
+		return fmt.Errorf("spare start file: %w", err)
 	}
 	if err := p.host.Label(ctx, sp.id, map[string]string{
 		LabelFunction: fn.Name, LabelVersion: fn.Version, LabelRevision: fn.Revision,
@@ -302,6 +355,22 @@ func startScript(env, argv []string) string {
 	}
 	b.WriteString("\n")
 	return b.String()
+}
+
+// startJSON is a preloaded bootstrap's start.json: {"env": {KEY: VALUE}}.
+func startJSON(env []string) ([]byte, error) {
+	m := make(map[string]string, len(env))
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	b, err := json.Marshal(struct {
+		Env map[string]string `json:"env"`
+	}{m})
+	if err != nil {
+		return nil, fmt.Errorf("spare start file: %w", err)
+	}
+	return b, nil
 }
 
 // shellQuote quotes s as one POSIX shell word.

@@ -3,11 +3,15 @@ package runner
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nimbus-dev/nimbus/internal/lambdart"
 )
 
 const spareHandler = `
@@ -66,7 +70,7 @@ func TestWarmSpareServesAnotherFunctionOfItsShape(t *testing.T) {
 	b.Environment = map[string]string{"MY_VAR": "b's 'quoted' $HOME\nline"}
 
 	// No spare before the shape's first cold start; one after it.
-	if p.takeSpare(a) != nil {
+	if p.takeSpare(context.Background(), a) != nil {
 		t.Fatal("a spare before any cold start")
 	}
 	if _, r := invokeSpareFn(t, p, a); r.My != "a's" {
@@ -130,5 +134,57 @@ func TestStartScriptQuotes(t *testing.T) {
 	want := `cd /var/task && exec /usr/bin/env -i -- 'A=it'\''s' 'B=$x ` + "`y`\nz' '/var/runtime/bootstrap' 'a b'\n"
 	if got != want {
 		t.Errorf("startScript:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestStartupVariablesSkipPreloadedSpare: a function that sets a variable
+// the interpreter reads only at start-up gets a new sandbox, where the
+// variable works, not a preloaded spare, where it could not.
+func TestStartupVariablesSkipPreloadedSpare(t *testing.T) {
+	p := ociPool(t, Options{})
+	py := pythonRuntime(t)
+	plain := function("spare-plain", py, "app.handler", codeDir(t, map[string]string{"app.py": spareHandler}))
+	invokeSpareFn(t, p, plain)
+	spareID := readySpare(t, p, plain)
+
+	fn := function("spare-pythonpath", py, "app.handler", codeDir(t, map[string]string{
+		"app.py": "import extra\ndef handler(event, context):\n    return extra.WHERE\n",
+	}))
+	fn.Environment = map[string]string{"PYTHONPATH": "/var/task/lib"}
+	if err := os.MkdirAll(filepath.Join(fn.CodeDir, "lib"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(fn.CodeDir, "lib", "extra.py"), []byte("WHERE = 'from PYTHONPATH'\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := mustInvoke(t, p, fn, request(`{}`))
+	if res.FunctionError != "" || string(res.Payload) != `"from PYTHONPATH"` || !res.ColdStart {
+		t.Fatalf("function with PYTHONPATH: %s %s", res.FunctionError, res.Payload)
+	}
+	if sbs, _ := p.host.List(context.Background(), map[string]string{LabelFunction: fn.Name}); len(sbs) != 1 || sbs[0].ID == spareID {
+		t.Errorf("the PYTHONPATH function runs in %+v; want a new sandbox, not the spare %s", sbs, spareID)
+	}
+	if again := readySpare(t, p, plain); again != spareID {
+		t.Errorf("spare %s replaced by %s though nothing claimed it", spareID, again)
+	}
+}
+
+// TestNodeSpare: a Node.js function served by a preloaded spare gets its
+// own environment and working directory.
+func TestNodeSpare(t *testing.T) {
+	p := ociPool(t, Options{})
+	handler := `exports.handler = async () => ({ my: process.env.MY_VAR, cwd: process.cwd(), spare: process.env.` + lambdart.SpareControlEnv + ` ?? null, name: process.env.AWS_LAMBDA_FUNCTION_NAME });`
+	a := function("node-spare-a", nodeRuntime(t), "index.handler", codeDir(t, map[string]string{"index.js": handler}))
+	mustInvoke(t, p, a, request(`{}`))
+	spareID := readySpare(t, p, a)
+	b := function("node-spare-b", a.Runtime, "index.handler", codeDir(t, map[string]string{"index.js": handler}))
+	b.Environment = map[string]string{"MY_VAR": "b's"}
+	res := mustInvoke(t, p, b, request(`{}`))
+	want := `{"my":"b's","cwd":"/var/task","spare":null,"name":"node-spare-b"}`
+	if res.FunctionError != "" || string(res.Payload) != want || !res.ColdStart {
+		t.Errorf("b answered %s %s; want %s", res.FunctionError, res.Payload, want)
+	}
+	if sbs, _ := p.host.List(context.Background(), map[string]string{LabelFunction: b.Name}); len(sbs) != 1 || sbs[0].ID != spareID {
+		t.Errorf("b runs in %+v; want the spare %s", sbs, spareID)
 	}
 }

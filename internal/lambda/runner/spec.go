@@ -29,6 +29,17 @@ const (
 	lambdaLDLibraryPath = "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib"
 )
 
+// lambdaDefaults is the environment a runtime inherits before the
+// function's own variables.
+func lambdaDefaults() map[string]string {
+	return map[string]string{
+		"TZ":              ":UTC",
+		"LANG":            "en_US.UTF-8",
+		"PATH":            lambdaPath,
+		"LD_LIBRARY_PATH": lambdaLDLibraryPath,
+	}
+}
+
 // milliCPU is the CPU share of a memory size.
 func milliCPU(memoryMB int) int64 {
 	return max(int64(memoryMB)*1000/mbPerVCPU, 10)
@@ -38,12 +49,7 @@ func milliCPU(memoryMB int) int64 {
 // function's own variables, then the variables Lambda reserves (which a
 // function cannot set).
 func environ(fn *Function, rt lambdart.Runtime, apiAddr, stream string, creds *Credentials, endpoint string) []string {
-	env := map[string]string{
-		"TZ":              ":UTC",
-		"LANG":            "en_US.UTF-8",
-		"PATH":            lambdaPath,
-		"LD_LIBRARY_PATH": lambdaLDLibraryPath,
-	}
+	env := lambdaDefaults()
 	if endpoint != "" {
 		env["AWS_ENDPOINT_URL"] = endpoint // a function may point elsewhere
 	}
