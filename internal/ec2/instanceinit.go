@@ -21,8 +21,9 @@ import (
 //   - writes /etc/hostname;
 //   - generates SSH host keys (ssh-keygen -A) and starts /usr/sbin/sshd where
 //     the image has it;
-//   - runs the user data once per instance if it is a #! script, with a
-//     semaphore under /var/lib/cloud/instances/<id>/sem in the persistent
+//   - runs the user data once per instance if it is a #! script, or the
+//     script rendered from it if it is #cloud-config (cloudconfig.go), with
+//     a semaphore under /var/lib/cloud/instances/<id>/sem in the persistent
 //     root, so a stop and start or a reboot does not run it again;
 //   - then waits; SIGTERM (the substrate's stop) ends it, and with it the
 //     sandbox (tini is PID 1).
@@ -77,8 +78,10 @@ if [ -s $B/user-data ] && [ ! -e $D/sem/config_scripts_user ]; then
 		$D/scripts/part-001
 		rc=$?
 		[ $rc -eq 0 ] || echo "nimbus-init: user data script exited with status $rc"
+	elif [ -s $B/cloud-config.sh ]; then
+		B=$B sh $B/cloud-config.sh
 	else
-		echo "nimbus-init: user data is not a #! script; cloud-config is not supported yet, skipped"
+		echo "nimbus-init: user data is neither a #! script nor #cloud-config; skipped"
 	fi
 fi
 echo "Cloud-init v. nimbus finished at $(now). Datasource DataSourceEc2.  Up $(up) seconds"
@@ -110,6 +113,26 @@ func writeBootDir(dir string, cfg bootConfig) error {
 	}
 	if cfg.AuthorizedKeys != "" {
 		files[bootFileKeys] = []byte(strings.TrimRight(cfg.AuthorizedKeys, "\n") + "\n")
+	}
+	files[bootFileCloudConfig] = nil
+	if isCloudConfig(cfg.UserData) {
+		rendered := renderCloudConfig(cfg.UserData, cfg.DefaultUser)
+		files[bootFileCloudConfig] = rendered.Script
+		for name, data := range rendered.Files {
+			files[name] = data
+		}
+	}
+	// write_files data of an earlier boot's user data goes.
+	old, err := filepath.Glob(filepath.Join(dir, bootFileWriteFilePrefix+"*"))
+	if err != nil {
+		return fmt.Errorf("boot directory: %w", err)
+	}
+	for _, f := range old {
+		if _, keep := files[filepath.Base(f)]; !keep {
+			if err := os.Remove(f); err != nil {
+				return fmt.Errorf("boot directory: %w", err)
+			}
+		}
 	}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
