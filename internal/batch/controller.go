@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nimbus-dev/nimbus/internal/batch/scheduler"
@@ -32,6 +33,9 @@ type controller struct {
 
 	done chan attemptResult
 	wg   sync.WaitGroup
+
+	// busyboxReady is set once busybox:latest is in the image store.
+	busyboxReady atomic.Bool
 }
 
 // maxFinishedCache bounds the final states kept for dependents.

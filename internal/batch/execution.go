@@ -259,8 +259,11 @@ func (c *controller) resolveImage(ctx context.Context, ref string) (string, erro
 	}
 	base := path.Base(ref)
 	if name, _, _ := strings.Cut(base, ":"); name == "busybox" {
-		if _, err := imgs.EnsureBusybox(ctx); err != nil {
-			return "", err
+		if !c.busyboxReady.Load() {
+			if _, err := imgs.EnsureBusybox(ctx); err != nil {
+				return "", err
+			}
+			c.busyboxReady.Store(true)
 		}
 		return image.BusyboxName, nil
 	}

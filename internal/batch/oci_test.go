@@ -15,7 +15,7 @@ import (
 )
 
 // requireRunc skips tests that run real sandboxes where they cannot run.
-func requireRunc(t *testing.T) {
+func requireRunc(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("runs Batch jobs in runc sandboxes: needs root")
