@@ -117,7 +117,7 @@ func newHarnessOn(t testing.TB, st store.Store, host *substrate.Host, tweak func
 		// The SDK's default of 3 attempts absorbs its own race on very fast
 		// answers (aws-sdk-go-v2#2737), as the e2e harness does.
 		RetryMaxAttempts: 3,
-		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
+		Credentials:      credentials.NewStaticCredentialsProvider("test", "test", "")})
 	return &harness{api: api, store: st, host: host, client: client, logs: ml}
 }
 
