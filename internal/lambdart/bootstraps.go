@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // The bootstraps nimbus ships, each a Runtime API client with no
@@ -40,6 +41,37 @@ func (r Runtime) WriteFiles(dir string) error {
 		}
 	}
 	return nil
+}
+
+// SpareControlEnv names, in a runtime's environment, the control directory
+// of a warm spare: the bootstrap then starts its interpreter and loads its
+// own modules, waits until a line (or EOF: exit) can be read from the
+// directory's "gate" FIFO, then replaces its whole environment with the
+// object "env" of the directory's start.json and serves the function as if
+// started with that environment.
+const SpareControlEnv = "NIMBUS_SPARE_CONTROL"
+
+// Preloads reports whether the runtime's bootstrap can start as a warm
+// spare (see SpareControlEnv): nimbus's own bootstraps can; a provided
+// runtime's bootstrap is the function's, so it cannot.
+func (r Runtime) Preloads() bool {
+	return r.Family == FamilyPython || r.Family == FamilyNodeJS
+}
+
+// ReadsAtStartup reports whether the runtime's interpreter (or the dynamic
+// linker before it) reads the environment variable key only when it
+// starts, so a preloaded bootstrap cannot honour a function's value of it.
+func (r Runtime) ReadsAtStartup(key string) bool {
+	switch {
+	case strings.HasPrefix(key, "LD_"), strings.HasPrefix(key, "LC_"), key == "LANG", key == "TZ",
+		key == "AWS_LAMBDA_EXEC_WRAPPER":
+		return true
+	case r.Family == FamilyPython:
+		return strings.HasPrefix(key, "PYTHON")
+	case r.Family == FamilyNodeJS:
+		return strings.HasPrefix(key, "NODE_") || key == "UV_THREADPOOL_SIZE"
+	}
+	return false
 }
 
 // Command is the argv that starts the runtime, given where Files were

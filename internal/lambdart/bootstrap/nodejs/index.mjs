@@ -10,6 +10,20 @@ import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import { format } from "node:util";
 
+// A warm spare (NIMBUS_SPARE_CONTROL names its control directory) starts
+// before it knows its function: node is up and the modules above loaded
+// when it blocks on the gate. Once claimed it takes the function's
+// environment from start.json and goes on as if started with it. EOF on the
+// gate without a line means the spare was dropped unclaimed.
+if (process.env.NIMBUS_SPARE_CONTROL) {
+  const control = process.env.NIMBUS_SPARE_CONTROL;
+  if (fs.readFileSync(path.join(control, "gate"), "utf8") === "") process.exit(0);
+  const start = JSON.parse(fs.readFileSync(path.join(control, "start.json"), "utf8"));
+  for (const k of Object.keys(process.env)) delete process.env[k];
+  Object.assign(process.env, start.env);
+  process.chdir(process.env.LAMBDA_TASK_ROOT || "/var/task");
+}
+
 const API = process.env.AWS_LAMBDA_RUNTIME_API;
 const [API_HOST, API_PORT] = [API.slice(0, API.lastIndexOf(":")), Number(API.slice(API.lastIndexOf(":") + 1))];
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });

@@ -295,7 +295,28 @@ def serve(client, handler):
         client.respond(request_id, payload)
 
 
+def await_claim(control):
+    """Waits, as a warm spare, for a function, then takes its environment.
+
+    A spare starts before it knows its function: the interpreter is up and
+    the modules above imported when it blocks on the gate. Once claimed it
+    takes the function's environment from start.json and goes on as if
+    started with it. EOF on the gate without a line means the spare was
+    dropped unclaimed.
+    """
+    with open(os.path.join(control, "gate"), "rb") as gate:
+        if not gate.read():
+            sys.exit(0)
+    with open(os.path.join(control, "start.json"), "rb") as f:
+        start = json.load(f)
+    os.environ.clear()
+    os.environ.update(start["env"])
+
+
 def main():
+    control = os.environ.get("NIMBUS_SPARE_CONTROL")
+    if control:
+        await_claim(control)
     client = RuntimeClient(os.environ["AWS_LAMBDA_RUNTIME_API"])
     task_root = os.environ.get("LAMBDA_TASK_ROOT", "/var/task")
     sys.path.insert(0, task_root)
