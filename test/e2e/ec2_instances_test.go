@@ -324,9 +324,9 @@ func requireRealSandboxes(t *testing.T) {
 // startRealNimbus starts nimbus with the oci driver (the flag overrides the
 // harness's NIMBUS_DRIVER=fake) and, should the test fail half-way, resets
 // it before it stops so no sandbox outlives the test.
-func startRealNimbus(t *testing.T, dataDir string) *Nimbus {
+func startRealNimbus(t *testing.T, dataDir string, args ...string) *Nimbus {
 	t.Helper()
-	n := startNimbus(t, dataDir, "--driver", "oci")
+	n := startNimbus(t, dataDir, append([]string{"--driver", "oci"}, args...)...)
 	t.Cleanup(func() {
 		if n.cmd.ProcessState != nil {
 			return

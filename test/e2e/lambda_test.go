@@ -435,3 +435,48 @@ func TestLambdaAsyncSurvivesKill(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// A failing Event invocation is retried twice (AWS's default) after the
+// retry delay, or as often as the function's event invoke config says.
+func TestLambdaAsyncRetries(t *testing.T) {
+	requireLambdaRuntimes(t, "/usr/bin/python3")
+	n := startRealNimbus(t, "", "--lambda-retry-delay", "200ms")
+	c := lambdaClient(n)
+	ctx := context.Background()
+	for _, name := range []string{"fails-default", "fails-once"} {
+		createFunction(t, c, &lambda.CreateFunctionInput{FunctionName: aws.String(name),
+			Runtime: lambdatypes.RuntimePython311, Handler: aws.String("app.handler"),
+			Code: &lambdatypes.FunctionCode{ZipFile: zipOf(t, map[string][]byte{"app.py": []byte(pythonHandler)})}})
+	}
+	if _, err := c.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{FunctionName: aws.String("fails-once"),
+		MaximumRetryAttempts: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"fails-default", "fails-once"} {
+		if _, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(name), InvocationType: lambdatypes.InvocationTypeEvent,
+			Payload: []byte(`{"name":"` + name + `","fail":true}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logs := logsClient(n)
+	attempts := func(name string) int {
+		out, err := logs.FilterLogEvents(ctx, &cloudwatchlogs.FilterLogEventsInput{LogGroupName: aws.String("/aws/lambda/" + name),
+			FilterPattern: aws.String(`"hello from python"`)})
+		if err != nil {
+			return 0
+		}
+		return len(out.Events)
+	}
+	deadline := time.Now().Add(45 * time.Second)
+	for attempts("fails-default") < 3 || attempts("fails-once") < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("attempts: default %d (want 3), once %d (want 2)", attempts("fails-default"), attempts("fails-once"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// And no more: the second retry waits 400 ms, so give a stray one time.
+	time.Sleep(1500 * time.Millisecond)
+	if a, b := attempts("fails-default"), attempts("fails-once"); a != 3 || b != 2 {
+		t.Errorf("attempts after the retries: default %d, once %d", a, b)
+	}
+}

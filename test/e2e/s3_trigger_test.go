@@ -130,3 +130,44 @@ func waitForLog(t *testing.T, n *Nimbus, group, want string) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// An upload's event is durable from the moment the upload is acknowledged:
+// a kill -9 right after it loses nothing, and the restarted nimbus invokes
+// the function.
+func TestS3EventSurvivesKill(t *testing.T) {
+	requireLambdaRuntimes(t, "/usr/bin/python3")
+	dataDir := t.TempDir()
+	n := startRealNimbus(t, dataDir)
+	ctx := context.Background()
+	s3c := s3.NewFromConfig(n.cfg(), func(o *s3.Options) { o.UsePathStyle = true })
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("inbox")}); err != nil {
+		t.Fatal(err)
+	}
+	lc := lambdaClient(n)
+	fn := createFunction(t, lc, &lambda.CreateFunctionInput{FunctionName: aws.String("on-inbox"),
+		Runtime: lambdatypes.RuntimePython311, Handler: aws.String("app.handler"),
+		Code: &lambdatypes.FunctionCode{ZipFile: zipOf(t, map[string][]byte{"app.py": []byte(
+			"def handler(event, context):\n    print('got', event['Records'][0]['s3']['object']['key'])\n")})}})
+	if _, err := lc.AddPermission(ctx, &lambda.AddPermissionInput{FunctionName: aws.String("on-inbox"),
+		StatementId: aws.String("s3"), Action: aws.String("lambda:InvokeFunction"), Principal: aws.String("s3.amazonaws.com"),
+		SourceArn: aws.String("arn:aws:s3:::inbox")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s3c.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{Bucket: aws.String("inbox"),
+		NotificationConfiguration: &s3types.NotificationConfiguration{LambdaFunctionConfigurations: []s3types.LambdaFunctionConfiguration{{
+			LambdaFunctionArn: fn.FunctionArn, Events: []s3types.Event{"s3:ObjectCreated:*"}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	keys := []string{"a.txt", "b.txt", "c.txt"}
+	for _, k := range keys {
+		if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("inbox"), Key: aws.String(k),
+			Body: strings.NewReader("x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n.Kill()
+	n = startRealNimbus(t, dataDir)
+	for _, k := range keys {
+		waitForLog(t, n, "/aws/lambda/on-inbox", "got "+k)
+	}
+}
