@@ -190,6 +190,24 @@ func TestLambdaCLI(t *testing.T) {
 		}
 	}
 
+	// The function's prints and the REPORT line reach CloudWatch Logs, where
+	// the CLI filters them.
+	var filtered struct{ Events []struct{ Message, LogStreamName string } }
+	deadline := time.Now().Add(20 * time.Second)
+	for len(filtered.Events) == 0 && time.Now().Before(deadline) {
+		if _, err := n.cli(t, &filtered, "logs", "filter-log-events", "--log-group-name", "/aws/lambda/cli-py",
+			"--filter-pattern", `?"hello from python" ?REPORT`); err != nil {
+			t.Fatal(err)
+		}
+		if len(filtered.Events) < 2 {
+			filtered.Events = nil
+			time.Sleep(300 * time.Millisecond)
+		}
+	}
+	if len(filtered.Events) != 2 || !strings.Contains(filtered.Events[0].Message, "hello from python cli") ||
+		!strings.HasPrefix(filtered.Events[1].Message, "REPORT RequestId:") || !strings.Contains(filtered.Events[0].LogStreamName, "/[$LATEST]") {
+		t.Errorf("the function's log in CloudWatch Logs: %+v", filtered.Events)
+	}
 	if _, err := n.cli(t, nil, "lambda", "update-function-configuration", "--function-name", "cli-py",
 		"--environment", "Variables={GREETING=hi}"); err != nil {
 		t.Fatal(err)
