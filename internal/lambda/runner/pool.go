@@ -148,7 +148,7 @@ func New(ctx context.Context, opts Options) (*Pool, error) {
 		versions:   make(map[versionKey]*versionPool),
 		inflight:   make(map[functionKey]int),
 		unreserved: make(map[partitionKey]int),
-		spares:     spares{ready: map[spareShape][]*spare{}, starting: map[spareShape]int{}},
+		spares:     spares{ready: map[spareShape][]*spare{}, starting: map[spareShape]int{}, waiters: map[spareShape][]chan *spare{}},
 	}
 	p.mux = lambdart.NewMux()
 	if err := p.host.Reset(ctx, map[string]string{substrate.LabelKind: OwnerKind}); err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -100,7 +101,8 @@ type spare struct {
 type spares struct {
 	ready    map[spareShape][]*spare
 	starting map[spareShape]int
-	count    int // ready and starting, all shapes
+	waiters  map[spareShape][]chan *spare // cold starts waiting for a starting spare, first first
+	count    int                          // ready and starting, all shapes
 }
 
 // sparesEnabled reports whether cold starts use spares: zip functions on
@@ -132,22 +134,71 @@ func (p *Pool) spareFits(ctx context.Context, fn *Function) bool {
 	return true
 }
 
-// takeSpare removes and returns a ready spare of fn's shape, or nil.
+// takeSpare removes and returns a ready spare of fn's shape. With none
+// ready but one starting that no other cold start waits for, it waits for
+// that one: started earlier, it is ready before a new sandbox would be (and
+// a new one would compete with it for the CPU). Else, or if the spare
+// fails, nil: the caller makes a sandbox.
 func (p *Pool) takeSpare(ctx context.Context, fn *Function) *spare {
 	if !p.spareFits(ctx, fn) {
 		return nil
 	}
 	shape := shapeOf(fn)
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	list := p.spares.ready[shape]
-	if len(list) == 0 {
+	if list := p.spares.ready[shape]; len(list) > 0 {
+		sp := list[len(list)-1]
+		p.spares.ready[shape] = list[:len(list)-1]
+		p.spares.count--
+		p.mu.Unlock()
+		return sp
+	}
+	if p.spares.starting[shape] <= len(p.spares.waiters[shape]) {
+		p.mu.Unlock()
 		return nil
 	}
-	sp := list[len(list)-1]
-	p.spares.ready[shape] = list[:len(list)-1]
-	p.spares.count--
-	return sp
+	handoff := make(chan *spare, 1)
+	p.spares.waiters[shape] = append(p.spares.waiters[shape], handoff)
+	p.mu.Unlock()
+	select {
+	case sp := <-handoff:
+		return sp
+	case <-ctx.Done():
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if i := slices.Index(p.spares.waiters[shape], handoff); i >= 0 {
+		p.spares.waiters[shape] = slices.Delete(p.spares.waiters[shape], i, i+1)
+		return nil
+	}
+	// Handed over as the caller left: keep it for the next.
+	if sp := <-handoff; sp != nil {
+		p.spares.ready[shape] = append(p.spares.ready[shape], sp)
+		p.spares.count++
+	}
+	return nil
+}
+
+// spareDone hands a spare that finished starting (nil: it failed) to the
+// first cold start waiting for one, or keeps it ready; the caller holds
+// p.mu and has counted it out of starting.
+func (p *Pool) spareDoneLocked(shape spareShape, sp *spare) {
+	waiters := p.spares.waiters[shape]
+	if sp == nil {
+		// Fewer spares will come than cold starts wait: the last waiter
+		// makes a sandbox of its own.
+		if n := len(waiters); n > p.spares.starting[shape] {
+			waiters[n-1] <- nil
+			p.spares.waiters[shape] = waiters[:n-1]
+		}
+		return
+	}
+	if len(waiters) > 0 {
+		p.spares.count--
+		waiters[0] <- sp
+		p.spares.waiters[shape] = waiters[1:]
+		return
+	}
+	p.spares.ready[shape] = append(p.spares.ready[shape], sp)
 }
 
 // refillSpares starts a spare of fn's shape in the background when the
@@ -173,6 +224,7 @@ func (p *Pool) refillSpares(ctx context.Context, fn *Function) {
 		p.spares.starting[shape]--
 		if err != nil || p.closed {
 			p.spares.count--
+			p.spareDoneLocked(shape, nil)
 			p.mu.Unlock()
 			if err != nil && p.ctx.Err() == nil {
 				p.log.Warn("lambda runner: start a warm spare", "runtime", shape.runtime, "memoryMB", shape.memoryMB, "err", err)
@@ -182,7 +234,7 @@ func (p *Pool) refillSpares(ctx context.Context, fn *Function) {
 			}
 			return
 		}
-		p.spares.ready[shape] = append(p.spares.ready[shape], sp)
+		p.spareDoneLocked(shape, sp)
 		p.mu.Unlock()
 	}()
 }

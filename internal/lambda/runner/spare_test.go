@@ -188,3 +188,26 @@ func TestNodeSpare(t *testing.T) {
 		t.Errorf("b runs in %+v; want the spare %s", sbs, spareID)
 	}
 }
+
+// TestBackToBackColdStartTakesStartingSpare: a cold start right after
+// another, while the spare that replaces the first one's is still starting,
+// waits for that spare rather than making a sandbox of its own.
+func TestBackToBackColdStartTakesStartingSpare(t *testing.T) {
+	p := ociPool(t, Options{})
+	fn := function("spare-b2b", "provided.al2023", "bootstrap", goHelloCode(t))
+	mustInvoke(t, p, fn, request(`{}`))
+	p.mu.Lock()
+	starting := p.spares.starting[shapeOf(fn)] + len(p.spares.ready[shapeOf(fn)])
+	p.mu.Unlock()
+	if starting != 1 {
+		t.Fatalf("%d spares starting or ready after the first cold start; want 1", starting)
+	}
+	fn.Revision = "r2"
+	if res := mustInvoke(t, p, fn, request(`{}`)); !res.ColdStart || res.FunctionError != "" {
+		t.Fatalf("second invoke: cold %v, %s", res.ColdStart, res.Payload)
+	}
+	sbs, _ := p.host.List(context.Background(), map[string]string{LabelFunction: fn.Name, LabelRevision: "r2"})
+	if len(sbs) != 1 || sbs[0].Labels[LabelSpare] != "true" {
+		t.Errorf("revision r2 runs in %+v; want a spare", sbs)
+	}
+}
