@@ -87,6 +87,10 @@ type Options struct {
 	AllowPrivileged bool
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// EC2 is the EC2 API (the *service.Service ec2.New returns): EC2 and
+	// SPOT compute environments launch their instances through it. Nil
+	// runs their jobs on the host's capacity with no instances.
+	EC2 EC2Handlers
 }
 
 // API is the Batch service and its job controller.
@@ -126,6 +130,9 @@ func New(opts Options) (*API, error) {
 		settle: opts.SettleDelay, tick: opts.Tick, grace: opts.StopGrace, allowPrivileged: opts.AllowPrivileged,
 		capacity: opts.Capacity, starve: opts.StarvationLimit, wake: make(chan struct{}, 1)}
 	a.ctrl = newController(a)
+	if opts.EC2 != nil {
+		a.ctrl.scaler = newScaler(opts.EC2)
+	}
 	a.timeoutUnit = time.Second
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)

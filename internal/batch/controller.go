@@ -34,6 +34,12 @@ type controller struct {
 	done chan attemptResult
 	wg   sync.WaitGroup
 
+	// scaler launches and terminates EC2 compute environments' instances;
+	// nil without Options.EC2. ceRecords are the compute environments the
+	// last syncConfig read (ARN holding account/region/name).
+	scaler    *scaler
+	ceRecords []*computeEnvRecord
+
 	// busyboxReady is set once busybox:latest is in the image store.
 	busyboxReady atomic.Bool
 }
@@ -219,6 +225,7 @@ func (c *controller) pass(ctx context.Context) {
 	for _, p := range placed {
 		c.start(ctx, p)
 	}
+	c.scale(ctx, c.ceRecords)
 }
 
 func (c *controller) readDirty(ctx context.Context, dirty map[store.Key]bool) {
@@ -312,6 +319,7 @@ func (c *controller) syncConfig(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	c.ceRecords = ces
 	for _, ce := range ces {
 		name := ce.ComputeEnvironmentArn // account/region/name, set above
 		if ce.Status == "DELETED" {
