@@ -48,10 +48,6 @@ type InstanceControllerOptions struct {
 	// requests; pass the service's Options.Capacity. Zero fields take
 	// DefaultCapacity's.
 	Capacity Capacity
-	// Metadata starts the instance metadata service on the host network of
-	// a VPC when its first instance launches (vpcnetwork.go); nil leaves
-	// such networks without it.
-	Metadata MetadataListener
 	// InstanceProfiles is IAM, whose roles' credentials instances with an
 	// instance profile get through IMDS; nil leaves iam/ out of their
 	// metadata.
@@ -73,6 +69,7 @@ type InstanceController struct {
 	network   string // the network default-VPC instances join; "" without networking
 	metadata  MetadataListener
 	creds     credentialCache
+	vpcLocks  sync.Map // VPC ID → *sync.RWMutex (vpcnetwork.go)
 
 	mu      sync.Mutex
 	waiting map[string]int // instance ID → the boot whose exit a goroutine awaits
@@ -88,7 +85,7 @@ func NewInstanceController(opts InstanceControllerOptions) (*InstanceController,
 		e:   &EC2{store: opts.Store, regions: opts.Regions, host: opts.Host, profiles: opts.InstanceProfiles},
 		log: opts.Logger, dataDir: filepath.Join(opts.DataDir, "ec2", "instances"),
 		retention: opts.TerminatedRetention, grace: opts.StopGrace, workers: opts.Workers,
-		queue: newKeyQueue(), waiting: map[string]int{}, metadata: opts.Metadata,
+		queue: newKeyQueue(), waiting: map[string]int{},
 		creds: credentialCache{now: time.Now, entries: map[string]cachedCredentials{}},
 	}
 	c.e.groupMembers = c.e.instanceIPsInGroup
@@ -455,9 +452,11 @@ func (c *InstanceController) runSandbox(ctx context.Context, inst *instance, boo
 		Init: true,
 	}
 	if c.network != "" {
-		if rs.Network, err = c.instanceNetwork(ctx, inst); err != nil {
+		var release func()
+		if rs.Network, release, err = c.instanceNetwork(ctx, inst); err != nil {
 			return nil, err
 		}
+		defer release()
 		rs.IP = ip // an instance keeps its private IP across stop and start
 	}
 	sb, err := c.e.host.Run(ctx, rs)
@@ -655,6 +654,7 @@ func (c *InstanceController) removeSandbox(ctx context.Context, inst *instance) 
 	if err := c.e.host.Delete(ctx, inst.InstanceId); err != nil {
 		return fmt.Errorf("delete sandbox: %w", err)
 	}
+	c.releaseVPCNetwork(ctx, inst)
 	return nil
 }
 

@@ -446,6 +446,9 @@ func (e *EC2) placeLaunch(ctx context.Context, account, reg string, in *runInsta
 	req.zone, req.subnetID, req.subnetNet, req.vpcID = s.AvailabilityZone, s.SubnetId, s.CidrBlock, s.VpcId
 	if !s.DefaultForAz {
 		req.subnet = &s
+		if err := e.checkVPCNetworkFits(req.vpcID, req.vpcCIDR); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sync"
 
 	"github.com/nimbus-dev/nimbus/internal/awserr"
 	"github.com/nimbus-dev/nimbus/internal/network"
@@ -30,6 +31,39 @@ import (
 // its first instance launches, after nimbus started its metadata server.
 type MetadataListener interface {
 	Listen(ctx context.Context, networkName string) error
+}
+
+// SetMetadataListener has the controller start the metadata service on a
+// VPC's host network when it defines one; call it before Run. (The
+// metadata server is built over the controller, hence not an option.)
+// Without it, instances of VPCs other than the default one have no IMDS.
+func (c *InstanceController) SetMetadataListener(l MetadataListener) {
+	c.metadata = l
+}
+
+// checkVPCNetworkFits refuses a launch into a VPC whose host network is not
+// defined yet and could not be: its CIDR overlaps a network that is (another
+// VPC with running instances, nimbus's default network). AWS has no such
+// limit; nimbus's VPC networks share the host's routing table.
+func (e *EC2) checkVPCNetworkFits(vpcID, cidr string) error {
+	if e.host == nil || e.host.Network() == nil {
+		return nil
+	}
+	p, err := netip.ParsePrefix(cidr)
+	if err != nil {
+		return nil
+	}
+	for _, n := range e.host.Network().Networks() {
+		if n.Name == vpcNetworkName(vpcID) {
+			return nil
+		}
+		if n.Subnet.Overlaps(p) {
+			return awserr.New(awserr.NotImplemented, "Unsupported",
+				"nimbus cannot run instances of %s (%s) while its CIDR overlaps host network %s (%s), where instances of another VPC or nimbus's own sandboxes run.",
+				vpcID, cidr, n.Name, n.Subnet)
+		}
+	}
+	return nil
 }
 
 // vpcNetworkName is the host network of a non-default VPC: "vpc-" and the
@@ -94,12 +128,33 @@ func allocatePrivateIP(tx store.Tx, account, reg string, s subnet) (string, erro
 		"There are not enough free addresses in subnet '%s' to satisfy the requested number of instances.", s.SubnetId)
 }
 
+// vpcLock guards a VPC's host network: launches hold it shared from
+// defining the network until their sandbox is attached, releaseVPCNetwork
+// exclusively, so a network is never deleted between a launch's definition
+// and its attachment.
+func (c *InstanceController) vpcLock(vpcID string) *sync.RWMutex {
+	l, _ := c.vpcLocks.LoadOrStore(vpcID, &sync.RWMutex{})
+	return l.(*sync.RWMutex)
+}
+
 // instanceNetwork is the host network an instance runs on, defining a
-// VPC's network (and starting metadata on it) at its first use.
-func (c *InstanceController) instanceNetwork(ctx context.Context, inst *instance) (string, error) {
+// VPC's network (and starting metadata on it) at its first use. The caller
+// calls release once the sandbox is attached (or failed to be).
+func (c *InstanceController) instanceNetwork(ctx context.Context, inst *instance) (name string, release func(), err error) {
 	if c.network == "" || inst.VpcId == "" || inst.VpcId == defaultVPCID(inst.OwnerId, inst.Region) {
-		return c.network, nil
+		return c.network, func() {}, nil
 	}
+	l := c.vpcLock(inst.VpcId)
+	l.RLock()
+	name, err = c.defineVPCNetwork(ctx, inst)
+	if err != nil {
+		l.RUnlock()
+		return "", nil, err
+	}
+	return name, l.RUnlock, nil
+}
+
+func (c *InstanceController) defineVPCNetwork(ctx context.Context, inst *instance) (string, error) {
 	var v vpc
 	egress := false
 	err := c.e.store.View(ctx, func(tx store.Tx) error {
@@ -154,6 +209,22 @@ func (e *EC2) syncVPCEgress(ctx context.Context, account, reg, vpcID string) err
 		return nil
 	}
 	return err
+}
+
+// releaseVPCNetwork removes the host network of a non-default VPC once its
+// last sandbox is gone, so that a VPC with an overlapping CIDR can run
+// instances meanwhile; the next launch in the VPC defines it again.
+func (c *InstanceController) releaseVPCNetwork(ctx context.Context, inst *instance) {
+	if c.network == "" || inst.VpcId == "" || inst.VpcId == defaultVPCID(inst.OwnerId, inst.Region) {
+		return
+	}
+	l := c.vpcLock(inst.VpcId)
+	l.Lock()
+	defer l.Unlock()
+	err := c.e.host.Network().DeleteNetwork(ctx, vpcNetworkName(inst.VpcId))
+	if err != nil && !errors.Is(err, network.ErrNotFound) && !errors.Is(err, network.ErrInUse) {
+		c.log.Warn("instance controller: release VPC network", "vpc", inst.VpcId, "err", err)
+	}
 }
 
 // deleteVPCNetwork removes a deleted VPC's host network, if it had one.
