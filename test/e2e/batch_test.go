@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/batch"
 	batchtypes "github.com/aws/aws-sdk-go-v2/service/batch/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 )
 
 func batchClient(n *Nimbus) *batch.Client { return batch.NewFromConfig(n.cfg()) }
@@ -218,4 +220,62 @@ func TestBatchCLI(t *testing.T) {
 	if err == nil || !strings.Contains(stderr, "ClientException") {
 		t.Fatalf("submit to a missing queue: %v %s", err, stderr)
 	}
+}
+
+// TestBatchEC2ComputeEnvironment checks that an EC2 compute environment
+// launches instances visible to DescribeInstances while its jobs run, and
+// terminates them down to minvCpus afterwards. The fake driver stands in
+// for sandboxes: what is tested is the scaling, not the workloads.
+func TestBatchEC2ComputeEnvironment(t *testing.T) {
+	n := startNimbus(t, "")
+	c := batchClient(n)
+	requireBatch(t, c)
+	ctx := context.Background()
+	ec2c := ec2.NewFromConfig(n.cfg())
+	_, err := c.CreateComputeEnvironment(ctx, &batch.CreateComputeEnvironmentInput{ComputeEnvironmentName: aws.String("ec2-ce"),
+		Type: batchtypes.CETypeManaged, ComputeResources: &batchtypes.ComputeResource{Type: batchtypes.CRTypeEc2,
+			MinvCpus: aws.Int32(0), MaxvCpus: aws.Int32(8), InstanceTypes: []string{"optimal"},
+			InstanceRole: aws.String("ecsInstanceRole"), Subnets: []string{"subnet-00000000"}}})
+	if err != nil {
+		t.Fatalf("CreateComputeEnvironment: %v", err)
+	}
+	waitFor(t, 30*time.Second, func() bool {
+		out, err := c.DescribeComputeEnvironments(ctx, &batch.DescribeComputeEnvironmentsInput{ComputeEnvironments: []string{"ec2-ce"}})
+		return err == nil && len(out.ComputeEnvironments) == 1 && out.ComputeEnvironments[0].Status == batchtypes.CEStatusValid
+	})
+	if _, err := c.CreateJobQueue(ctx, &batch.CreateJobQueueInput{JobQueueName: aws.String("ec2-q"), Priority: aws.Int32(1),
+		ComputeEnvironmentOrder: []batchtypes.ComputeEnvironmentOrder{{Order: aws.Int32(1), ComputeEnvironment: aws.String("ec2-ce")}}}); err != nil {
+		t.Fatal(err)
+	}
+	// The fake driver runs "fake sleep=3s" as a sandbox that lives 3 s.
+	if _, err := c.RegisterJobDefinition(ctx, &batch.RegisterJobDefinitionInput{JobDefinitionName: aws.String("nap"),
+		Type: batchtypes.JobDefinitionTypeContainer, ContainerProperties: &batchtypes.ContainerProperties{Image: aws.String("busybox"),
+			Command: []string{"fake", "exit=0", "sleep=3s"},
+			ResourceRequirements: []batchtypes.ResourceRequirement{{Type: batchtypes.ResourceTypeVcpu, Value: aws.String("2")},
+				{Type: batchtypes.ResourceTypeMemory, Value: aws.String("64")}}}}); err != nil {
+		t.Fatal(err)
+	}
+	batchInstances := func() []string {
+		out, err := ec2c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
+			{Name: aws.String("tag:AWSBatchServiceTag"), Values: []string{"ec2-ce"}},
+			{Name: aws.String("instance-state-name"), Values: []string{"pending", "running"}}}})
+		if err != nil {
+			t.Fatalf("DescribeInstances: %v", err)
+		}
+		var ids []string
+		for _, r := range out.Reservations {
+			for _, i := range r.Instances {
+				ids = append(ids, aws.ToString(i.InstanceId))
+			}
+		}
+		return ids
+	}
+	out, err := c.SubmitJob(ctx, &batch.SubmitJobInput{JobName: aws.String("nap"), JobQueue: aws.String("ec2-q"), JobDefinition: aws.String("nap")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitJob(t, c, aws.ToString(out.JobId), batchtypes.JobStatusRunning, 30*time.Second)
+	waitFor(t, 10*time.Second, func() bool { return len(batchInstances()) == 1 })
+	waitJob(t, c, aws.ToString(out.JobId), batchtypes.JobStatusSucceeded, 30*time.Second)
+	waitFor(t, 15*time.Second, func() bool { return len(batchInstances()) == 0 })
 }
