@@ -1,6 +1,8 @@
 package batch
 
 import (
+	"fmt"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/batch/types"
 
 	"github.com/nimbus-dev/nimbus/internal/batch/scheduler"
+	"github.com/nimbus-dev/nimbus/internal/store"
 	"github.com/nimbus-dev/nimbus/internal/substrate"
 )
 
@@ -84,4 +87,54 @@ func benchJobs(b *testing.B, driver string) {
 	slices.Sort(latencies)
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "jobs/s")
 	b.ReportMetric(float64(latencies[len(latencies)/2]), "ms-submit-to-running-p50")
+}
+
+// BenchmarkControllerQueuedMemory loads 100,000 RUNNABLE jobs from the
+// store into a controller, as a restart does, and reports the heap that
+// holding them takes (the records and the scheduler's queues).
+func BenchmarkControllerQueuedMemory(b *testing.B) {
+	const queued = 100_000
+	h := newHarness(b, substrate.DriverFake, nil)
+	h.setup(b, "q", 1)
+	h.jobDef(b, "jd", "busybox", []string{"true"}, nil)
+	template := h.submit(b, &batch.SubmitJobInput{JobName: aws.String("t"), JobQueue: aws.String("q"), JobDefinition: aws.String("jd")})
+	var rec jobRecord
+	if err := h.store.View(ctx, func(tx store.Tx) error {
+		_, err := tx.Get(store.Key{Account: testAccount, Region: testRegion, Kind: kindJob, ID: template}, &rec)
+		return err
+	}); err != nil {
+		b.Fatal(err)
+	}
+	err := h.store.Update(ctx, func(tx store.Tx) error {
+		for i := range queued {
+			j := rec
+			j.JobID = fmt.Sprintf("%s-%06d", template[:20], i)
+			j.Status, j.RunnableAt = scheduler.Runnable, rec.CreatedAt
+			if _, err := tx.Put(j.key(), &j, 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var heapMiB float64
+	for b.Loop() {
+		c := newController(h.api)
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		if err := c.load(ctx); err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		if c.sched.Waiting() < queued {
+			b.Fatalf("%d jobs waiting", c.sched.Waiting())
+		}
+		heapMiB = float64(after.HeapAlloc-before.HeapAlloc) / (1 << 20)
+		runtime.KeepAlive(c)
+	}
+	b.ReportMetric(heapMiB, "MiB/100k-jobs")
 }

@@ -335,7 +335,7 @@ func (c *controller) syncConfig(ctx context.Context) error {
 			continue
 		}
 		sq := scheduler.Queue{Name: q.JobQueueName, Priority: q.Priority, Enabled: q.State == "ENABLED"}
-		account, region := partitionOfKey(q.JobQueueName)
+		account, region, _ := splitKey(q.JobQueueName)
 		for _, o := range q.ComputeEnvironmentOrder {
 			sq.ComputeEnvs = append(sq.ComputeEnvs, queueKey(account, region, nameOf(o.ComputeEnvironment)))
 		}
@@ -366,22 +366,6 @@ func (c *controller) syncConfig(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-func partitionOfKey(k string) (account, region string) {
-	var rest string
-	account, rest, _ = cut(k, "/")
-	region, _, _ = cut(rest, "/")
-	return account, region
-}
-
-func cut(s, sep string) (string, string, bool) {
-	for i := 0; i+len(sep) <= len(s); i++ {
-		if s[i:i+len(sep)] == sep {
-			return s[:i], s[i+len(sep):], true
-		}
-	}
-	return s, "", false
 }
 
 // stateOf is a dependency's state: in memory if unfinished or recently
