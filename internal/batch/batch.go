@@ -14,10 +14,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"runtime"
 	"time"
 
 	"github.com/nimbus-dev/nimbus/internal/batch/scheduler"
+	"github.com/nimbus-dev/nimbus/internal/ec2"
 	"github.com/nimbus-dev/nimbus/internal/identity"
 	"github.com/nimbus-dev/nimbus/internal/image"
 	"github.com/nimbus-dev/nimbus/internal/logs"
@@ -66,8 +66,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Capacity is the host's capacity for jobs, shared by every compute
 	// environment: vCPU in thousandths, memory in MiB, GPUs. Zero fields
-	// default to this machine's CPUs times four (jobs mostly wait), 64 GiB
-	// and no GPUs.
+	// take ec2.DefaultCapacity's: four vCPUs per host CPU, the host's
+	// memory and its GPUs.
 	Capacity scheduler.Resources
 	// SettleDelay is how long a compute environment or queue stays CREATING
 	// or UPDATING (and DELETING) before it is VALID (or DELETED); 200 ms
@@ -152,11 +152,15 @@ func New(opts Options) (*API, error) {
 	if a.grace <= 0 {
 		a.grace = DefaultStopGrace
 	}
+	def := ec2.DefaultCapacity()
 	if a.capacity.MilliCPU == 0 {
-		a.capacity.MilliCPU = int64(runtime.NumCPU()) * 4000
+		a.capacity.MilliCPU = int64(def.VCPUs) * 1000
 	}
 	if a.capacity.MemoryMiB == 0 {
-		a.capacity.MemoryMiB = 64 << 10
+		a.capacity.MemoryMiB = def.MemoryMiB
+	}
+	if a.capacity.GPUs == 0 {
+		a.capacity.GPUs = int64(def.GPUs)
 	}
 	a.registerComputeEnvs(svc)
 	a.registerQueues(svc)
