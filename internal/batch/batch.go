@@ -91,6 +91,18 @@ type Options struct {
 	// SPOT compute environments launch their instances through it. Nil
 	// runs their jobs on the host's capacity with no instances.
 	EC2 EC2Handlers
+	// Network is the network job sandboxes join ("" for none; the server
+	// passes the host's default network where networking works).
+	Network string
+	// RoleCredentials mints temporary credentials for a job's jobRoleArn
+	// (STS, as Batch's ECS agent assumes the role); nil gives jobs none.
+	RoleCredentials func(ctx context.Context, roleARN, sessionName string) (*Credentials, error)
+}
+
+// Credentials are a job role's temporary credentials, handed to the job in
+// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN.
+type Credentials struct {
+	AccessKeyID, SecretAccessKey, SessionToken string
 }
 
 // API is the Batch service and its job controller.
@@ -105,6 +117,8 @@ type API struct {
 	tick            time.Duration
 	grace           time.Duration
 	allowPrivileged bool
+	network         string
+	roleCredentials func(ctx context.Context, roleARN, sessionName string) (*Credentials, error)
 	capacity        scheduler.Resources
 	starve          time.Duration
 
@@ -128,7 +142,7 @@ func New(opts Options) (*API, error) {
 	}
 	a := &API{store: opts.Store, host: opts.Host, logs: opts.Logs, log: opts.Logger, now: opts.Now, svc: svc,
 		settle: opts.SettleDelay, tick: opts.Tick, grace: opts.StopGrace, allowPrivileged: opts.AllowPrivileged,
-		capacity: opts.Capacity, starve: opts.StarvationLimit, wake: make(chan struct{}, 1)}
+		capacity: opts.Capacity, starve: opts.StarvationLimit, network: opts.Network, roleCredentials: opts.RoleCredentials, wake: make(chan struct{}, 1)}
 	a.ctrl = newController(a)
 	if opts.EC2 != nil {
 		a.ctrl.scaler = newScaler(opts.EC2)

@@ -230,6 +230,9 @@ func (c *controller) runAttempt(ctx context.Context, at *attempt, j *jobRecord) 
 	}
 	rs, err := c.runSpec(j, at.sandboxID, imageName)
 	if err == nil {
+		err = c.addRoleCredentials(ctx, j, &rs)
+	}
+	if err == nil {
 		_, err = c.api.host.Run(ctx, rs)
 	}
 	if err != nil {
@@ -287,7 +290,7 @@ func (c *controller) runSpec(j *jobRecord, sandboxID, imageName string) (substra
 		env = append(env, "AWS_BATCH_JOB_ARRAY_INDEX="+strconv.Itoa(*j.ArrayProperties.Index))
 	}
 	rs := substrate.RunSpec{
-		ID:    sandboxID,
+		ID: sandboxID, Network: c.api.network,
 		Owner: substrate.Owner{Kind: OwnerKind, Account: j.Partition.Account, Region: j.Partition.Region, ResourceID: j.JobID},
 		Image: imageName, Command: cp.Command, Env: env, User: cp.User,
 		MilliCPU: need.MilliCPU, MemoryBytes: need.MemoryMiB << 20, GPUs: int(need.GPUs),
@@ -311,6 +314,25 @@ func (c *controller) runSpec(j *jobRecord, sandboxID, imageName string) (substra
 		}
 	}
 	return rs, nil
+}
+
+// addRoleCredentials hands the job its role's credentials, minted per
+// attempt as the ECS agent does for a task.
+func (c *controller) addRoleCredentials(ctx context.Context, j *jobRecord, rs *substrate.RunSpec) error {
+	role := j.Container.JobRoleArn
+	if role == "" || c.api.roleCredentials == nil {
+		return nil
+	}
+	creds, err := c.api.roleCredentials(ctx, role, "aws-batch-"+rs.ID)
+	if err != nil {
+		return fmt.Errorf("credentials of job role %s: %w", role, err)
+	}
+	if creds == nil {
+		return nil
+	}
+	rs.Env = append(rs.Env, "AWS_ACCESS_KEY_ID="+creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+creds.SecretAccessKey,
+		"AWS_SESSION_TOKEN="+creds.SessionToken)
+	return nil
 }
 
 // waitAttempt waits for the sandbox to exit, its timeout, or TerminateJob.

@@ -1,8 +1,10 @@
 package batch
 
 import (
+	"context"
 	"os"
 	"os/exec"
+	"path"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +31,11 @@ func requireRunc(t testing.TB) {
 
 func ociHarness(t *testing.T) *harness {
 	requireRunc(t)
-	h := newHarness(t, substrate.DriverOCI, nil)
+	h := newHarness(t, substrate.DriverOCI, func(o *Options) {
+		o.RoleCredentials = func(_ context.Context, roleARN, session string) (*Credentials, error) {
+			return &Credentials{AccessKeyID: "ASIA" + strings.ToUpper(path.Base(roleARN)), SecretAccessKey: "s", SessionToken: "t"}, nil
+		}
+	})
 	h.api.timeoutUnit = 10 * time.Millisecond
 	h.setup(t, "q", 1)
 	h.run(t)
@@ -48,14 +54,15 @@ func (h *harness) logLines(t *testing.T, stream string) []string {
 
 func TestOCIJobEchoes(t *testing.T) {
 	h := ociHarness(t)
-	h.jobDef(t, "echo", "busybox", []string{"sh", "-c", "echo hello $AWS_BATCH_JOB_ID $AWS_BATCH_JQ_NAME $AWS_BATCH_JOB_ATTEMPT $GREETING"},
+	h.jobDef(t, "echo", "busybox", []string{"sh", "-c", "echo hello $AWS_BATCH_JOB_ID $AWS_BATCH_JQ_NAME $AWS_BATCH_JOB_ATTEMPT $GREETING $AWS_ACCESS_KEY_ID"},
 		func(in *batch.RegisterJobDefinitionInput) {
 			in.ContainerProperties.Environment = []types.KeyValuePair{{Name: aws.String("GREETING"), Value: aws.String("there")}}
+			in.ContainerProperties.JobRoleArn = aws.String("arn:aws:iam::000000000000:role/worker")
 		})
 	id := h.submit(t, &batch.SubmitJobInput{JobName: aws.String("e"), JobQueue: aws.String("q"), JobDefinition: aws.String("echo")})
 	j := h.waitStatus(t, id, types.JobStatusSucceeded, 30*time.Second)
 	lines := h.logLines(t, aws.ToString(j.Container.LogStreamName))
-	want := "hello " + id + " q 1 there"
+	want := "hello " + id + " q 1 there ASIAWORKER"
 	if len(lines) != 1 || lines[0] != want {
 		t.Fatalf("output %q, want %q", lines, want)
 	}
