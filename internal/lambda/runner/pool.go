@@ -73,7 +73,7 @@ type Options struct {
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// SparesPerShape is how many warm spares (see spare.go) to keep ready
-	// per runtime, memory size and /tmp size that cold-started; up to four
+	// per runtime, memory size and /tmp size that cold-started; up to six
 	// in all. DefaultSparesPerShape when zero; negative turns spares off.
 	SparesPerShape int
 }

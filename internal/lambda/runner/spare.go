@@ -45,11 +45,13 @@ import (
 
 // Defaults and bounds of spares.
 const (
-	// DefaultSparesPerShape is Options.SparesPerShape when zero.
-	DefaultSparesPerShape = 1
+	// DefaultSparesPerShape is Options.SparesPerShape when zero: two, so
+	// that a cold start soon after another still finds one while the
+	// first's replacement starts.
+	DefaultSparesPerShape = 2
 	// maxSpares bounds the spares of all shapes together; each holds an
-	// address, a cgroup and a shim.
-	maxSpares = 4
+	// address, a cgroup, a shim and (Python, Node.js) an interpreter.
+	maxSpares = 6
 	// spareReadyTimeout bounds how long a new spare may take to reach its
 	// launcher's wait.
 	spareReadyTimeout = 30 * time.Second
@@ -201,8 +203,9 @@ func (p *Pool) spareDoneLocked(shape spareShape, sp *spare) {
 	p.spares.ready[shape] = append(p.spares.ready[shape], sp)
 }
 
-// refillSpares starts a spare of fn's shape in the background when the
-// shape has fewer than SparesPerShape and the Pool fewer than maxSpares.
+// refillSpares starts spares of fn's shape in the background, one at a
+// time (each competes with the invocations for the CPU), until the shape
+// has SparesPerShape or the Pool maxSpares.
 func (p *Pool) refillSpares(ctx context.Context, fn *Function) {
 	if !p.spareFits(ctx, fn) {
 		return
@@ -210,8 +213,7 @@ func (p *Pool) refillSpares(ctx context.Context, fn *Function) {
 	shape := shapeOf(fn)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	have := len(p.spares.ready[shape]) + p.spares.starting[shape]
-	if p.closed || have >= p.opts.SparesPerShape || p.spares.count >= maxSpares {
+	if p.spares.starting[shape] > 0 || !p.wantSpareLocked(shape) {
 		return
 	}
 	p.spares.starting[shape]++
@@ -219,24 +221,39 @@ func (p *Pool) refillSpares(ctx context.Context, fn *Function) {
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		sp, err := p.startSpare(p.ctx, shape)
-		p.mu.Lock()
-		p.spares.starting[shape]--
-		if err != nil || p.closed {
-			p.spares.count--
-			p.spareDoneLocked(shape, nil)
+		for {
+			sp, err := p.startSpare(p.ctx, shape)
+			p.mu.Lock()
+			p.spares.starting[shape]--
+			if err != nil || p.closed {
+				p.spares.count--
+				p.spareDoneLocked(shape, nil)
+				p.mu.Unlock()
+				if err != nil && p.ctx.Err() == nil {
+					p.log.Warn("lambda runner: start a warm spare", "runtime", shape.runtime, "memoryMB", shape.memoryMB, "err", err)
+				}
+				if sp != nil {
+					p.removeSpare(sp)
+				}
+				return
+			}
+			p.spareDoneLocked(shape, sp)
+			if !p.wantSpareLocked(shape) {
+				p.mu.Unlock()
+				return
+			}
+			p.spares.starting[shape]++
+			p.spares.count++
 			p.mu.Unlock()
-			if err != nil && p.ctx.Err() == nil {
-				p.log.Warn("lambda runner: start a warm spare", "runtime", shape.runtime, "memoryMB", shape.memoryMB, "err", err)
-			}
-			if sp != nil {
-				p.removeSpare(sp)
-			}
-			return
 		}
-		p.spareDoneLocked(shape, sp)
-		p.mu.Unlock()
 	}()
+}
+
+// wantSpareLocked reports whether another spare of shape should start; the
+// caller holds p.mu.
+func (p *Pool) wantSpareLocked(shape spareShape) bool {
+	have := len(p.spares.ready[shape]) + p.spares.starting[shape]
+	return !p.closed && have < p.opts.SparesPerShape && p.spares.count < maxSpares
 }
 
 // startSpare makes a spare of shape and returns once its launcher waits.

@@ -62,7 +62,7 @@ func invokeSpareFn(t *testing.T, p *Pool, fn *Function) (*Result, spareReply) {
 }
 
 func TestWarmSpareServesAnotherFunctionOfItsShape(t *testing.T) {
-	p := ociPool(t, Options{})
+	p := ociPool(t, Options{SparesPerShape: 1}) // one spare: "the" spare
 	py := pythonRuntime(t)
 	a := function("spare-a", py, "app.handler", codeDir(t, map[string]string{"app.py": spareHandler, "a.txt": "a"}))
 	a.Environment = map[string]string{"MY_VAR": "a's"}
@@ -107,7 +107,7 @@ func TestWarmSpareServesAnotherFunctionOfItsShape(t *testing.T) {
 }
 
 func TestDeadSpareFallsBackToANewSandbox(t *testing.T) {
-	p := ociPool(t, Options{})
+	p := ociPool(t, Options{SparesPerShape: 1}) // one spare: "the" spare
 	fn := function("spare-dead", pythonRuntime(t), "app.handler", codeDir(t, map[string]string{"app.py": spareHandler}))
 	invokeSpareFn(t, p, fn)
 	spareID := readySpare(t, p, fn)
@@ -141,7 +141,7 @@ func TestStartScriptQuotes(t *testing.T) {
 // the interpreter reads only at start-up gets a new sandbox, where the
 // variable works, not a preloaded spare, where it could not.
 func TestStartupVariablesSkipPreloadedSpare(t *testing.T) {
-	p := ociPool(t, Options{})
+	p := ociPool(t, Options{SparesPerShape: 1}) // one spare: "the" spare
 	py := pythonRuntime(t)
 	plain := function("spare-plain", py, "app.handler", codeDir(t, map[string]string{"app.py": spareHandler}))
 	invokeSpareFn(t, p, plain)
@@ -172,7 +172,7 @@ func TestStartupVariablesSkipPreloadedSpare(t *testing.T) {
 // TestNodeSpare: a Node.js function served by a preloaded spare gets its
 // own environment and working directory.
 func TestNodeSpare(t *testing.T) {
-	p := ociPool(t, Options{})
+	p := ociPool(t, Options{SparesPerShape: 1}) // one spare: "the" spare
 	handler := `exports.handler = async () => ({ my: process.env.MY_VAR, cwd: process.cwd(), spare: process.env.` + lambdart.SpareControlEnv + ` ?? null, name: process.env.AWS_LAMBDA_FUNCTION_NAME });`
 	a := function("node-spare-a", nodeRuntime(t), "index.handler", codeDir(t, map[string]string{"index.js": handler}))
 	mustInvoke(t, p, a, request(`{}`))
@@ -193,7 +193,7 @@ func TestNodeSpare(t *testing.T) {
 // another, while the spare that replaces the first one's is still starting,
 // waits for that spare rather than making a sandbox of its own.
 func TestBackToBackColdStartTakesStartingSpare(t *testing.T) {
-	p := ociPool(t, Options{})
+	p := ociPool(t, Options{SparesPerShape: 1}) // one spare: "the" spare
 	fn := function("spare-b2b", "provided.al2023", "bootstrap", goHelloCode(t))
 	mustInvoke(t, p, fn, request(`{}`))
 	p.mu.Lock()
