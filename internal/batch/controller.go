@@ -39,6 +39,9 @@ type controller struct {
 	// last syncConfig read (ARN holding account/region/name).
 	scaler    *scaler
 	ceRecords []*computeEnvRecord
+	// timeLimits are each queue's jobStateTimeLimitActions, by queue key.
+	timeLimits     map[string][]timeLimitAction
+	lastTimeLimits time.Time
 
 	// busyboxReady is set once busybox:latest is in the image store.
 	busyboxReady atomic.Bool
@@ -226,6 +229,7 @@ func (c *controller) pass(ctx context.Context) {
 		c.start(ctx, p)
 	}
 	c.scale(ctx, c.ceRecords)
+	c.applyTimeLimits(ctx)
 }
 
 func (c *controller) readDirty(ctx context.Context, dirty map[store.Key]bool) {
@@ -329,6 +333,13 @@ func (c *controller) syncConfig(ctx context.Context) error {
 		c.sched.SetComputeEnv(scheduler.ComputeEnv{Name: name, Enabled: ce.State == "ENABLED" && ce.Status == "VALID",
 			Max: scheduler.Resources{MilliCPU: ce.maxMilliCPU(), MemoryMiB: scheduler.Unlimited, GPUs: scheduler.Unlimited}})
 	}
+	limits := map[string][]timeLimitAction{}
+	for _, q := range queues {
+		if len(q.JobStateTimeLimitActions) > 0 {
+			limits[q.JobQueueName] = q.JobStateTimeLimitActions
+		}
+	}
+	c.timeLimits = limits
 	for _, q := range queues {
 		if q.Status == "DELETED" {
 			c.sched.RemoveQueue(q.JobQueueName)
@@ -444,22 +455,22 @@ func (c *controller) advance(ctx context.Context) {
 // setReason records why a RUNNABLE job cannot be placed.
 func (c *controller) setReason(ctx context.Context, id, reason string) {
 	k := keyOf(id)
-	if j, ok := c.active[k]; ok {
-		err := c.api.store.Update(ctx, func(tx store.Tx) error {
-			var cur jobRecord
-			if _, err := tx.Get(k, &cur); err != nil {
-				return err
-			}
-			if cur.Status != scheduler.Runnable {
-				return nil
-			}
-			cur.StatusReason = reason
-			_, err := tx.Put(k, &cur, 0)
-			return err
-		})
-		if err != nil {
-			c.api.log.Error("batch: record blocked reason", "job", j.JobID, "err", err)
+	j, ok := c.active[k]
+	if !ok {
+		return
+	}
+	written, err := c.update(ctx, k, func(cur *jobRecord) error {
+		if cur.Status != scheduler.Runnable {
+			return errNotRunnable
 		}
+		cur.StatusReason = reason
+		return nil
+	})
+	switch {
+	case err == nil:
+		c.active[k] = written
+	case !errors.Is(err, errNotRunnable):
+		c.api.log.Error("batch: record blocked reason", "job", j.JobID, "err", err)
 	}
 }
 

@@ -260,3 +260,29 @@ func TestFairShareQueue(t *testing.T) {
 	_, err = h.client.DeleteSchedulingPolicy(ctx, &batch.DeleteSchedulingPolicyInput{Arn: pol.Arn})
 	wantClientError(t, err) // a queue uses it
 }
+
+func TestJobStateTimeLimitCancels(t *testing.T) {
+	h := newHarness(t, substrate.DriverFake, nil)
+	h.api.timeoutUnit = time.Millisecond // 600 "seconds" = 600 ms
+	h.setup(t, "q", 1)
+	_, err := h.client.UpdateJobQueue(ctx, &batch.UpdateJobQueueInput{JobQueue: aws.String("q"), JobStateTimeLimitActions: []types.JobStateTimeLimitAction{{
+		Reason: aws.String("MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT"), State: types.JobStateTimeLimitActionsStateRunnable,
+		MaxTimeSeconds: aws.Int32(600), Action: types.JobStateTimeLimitActionsActionCancel}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.client.UpdateJobQueue(ctx, &batch.UpdateJobQueueInput{JobQueue: aws.String("q"), JobStateTimeLimitActions: []types.JobStateTimeLimitAction{{
+		Reason: aws.String("x"), State: types.JobStateTimeLimitActionsStateRunnable, MaxTimeSeconds: aws.Int32(5), Action: types.JobStateTimeLimitActionsActionCancel}}})
+	wantClientError(t, err)
+	h.jobDef(t, "gpu", "busybox", []string{"true"}, func(in *batch.RegisterJobDefinitionInput) {
+		in.ContainerProperties.ResourceRequirements = append(in.ContainerProperties.ResourceRequirements,
+			types.ResourceRequirement{Type: types.ResourceTypeGpu, Value: aws.String("1")})
+	})
+	h.run(t)
+	id := h.submit(t, &batch.SubmitJobInput{JobName: aws.String("g"), JobQueue: aws.String("q"), JobDefinition: aws.String("gpu")})
+	h.waitStatus(t, id, types.JobStatusRunnable, 5*time.Second)
+	j := h.waitStatus(t, id, types.JobStatusFailed, 10*time.Second)
+	if aws.ToString(j.StatusReason) != "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT" || !aws.ToBool(j.IsCancelled) {
+		t.Fatalf("cancelled by time limit: %q %v", aws.ToString(j.StatusReason), aws.ToBool(j.IsCancelled))
+	}
+}

@@ -22,7 +22,7 @@ type createQueueInput struct {
 	SchedulingPolicyArn      string            `json:"schedulingPolicyArn"`
 	Priority                 *int              `json:"priority"`
 	ComputeEnvironmentOrder  []ceOrder         `json:"computeEnvironmentOrder"`
-	JobStateTimeLimitActions []map[string]any  `json:"jobStateTimeLimitActions"`
+	JobStateTimeLimitActions []timeLimitAction `json:"jobStateTimeLimitActions"`
 	Tags                     map[string]string `json:"tags"`
 }
 
@@ -103,6 +103,9 @@ func (a *API) createQueue(ctx context.Context, in *createQueueInput) (*queueOutp
 	if err := checkTags(in.Tags); err != nil {
 		return nil, err
 	}
+	if err := checkTimeLimitActions(in.JobStateTimeLimitActions); err != nil {
+		return nil, err
+	}
 	rec := &queueRecord{JobQueueName: in.JobQueueName, JobQueueArn: arn(region, account, "job-queue/"+in.JobQueueName),
 		State: in.State, Status: "CREATING", Priority: *in.Priority, SchedulingPolicyArn: in.SchedulingPolicyArn,
 		JobStateTimeLimitActions: in.JobStateTimeLimitActions, Tags: in.Tags, SettlesAt: a.settledAt()}
@@ -132,12 +135,12 @@ func (a *API) createQueue(ctx context.Context, in *createQueueInput) (*queueOutp
 }
 
 type updateQueueInput struct {
-	JobQueue                 string           `json:"jobQueue"`
-	State                    string           `json:"state"`
-	SchedulingPolicyArn      string           `json:"schedulingPolicyArn"`
-	Priority                 *int             `json:"priority"`
-	ComputeEnvironmentOrder  []ceOrder        `json:"computeEnvironmentOrder"`
-	JobStateTimeLimitActions []map[string]any `json:"jobStateTimeLimitActions"`
+	JobQueue                 string            `json:"jobQueue"`
+	State                    string            `json:"state"`
+	SchedulingPolicyArn      string            `json:"schedulingPolicyArn"`
+	Priority                 *int              `json:"priority"`
+	ComputeEnvironmentOrder  []ceOrder         `json:"computeEnvironmentOrder"`
+	JobStateTimeLimitActions []timeLimitAction `json:"jobStateTimeLimitActions"`
 }
 
 func (a *API) updateQueue(ctx context.Context, in *updateQueueInput) (*queueOutput, error) {
@@ -149,6 +152,9 @@ func (a *API) updateQueue(ctx context.Context, in *updateQueueInput) (*queueOutp
 	}
 	if in.Priority != nil && (*in.Priority < 0 || *in.Priority > 1000) {
 		return nil, errClient("priority must be between 0 and 1000")
+	}
+	if err := checkTimeLimitActions(in.JobStateTimeLimitActions); err != nil {
+		return nil, err
 	}
 	var out queueOutput
 	err := a.modifyQueue(ctx, in.JobQueue, func(tx store.Tx, account, region string, rec *queueRecord) error {
@@ -290,4 +296,32 @@ func (a *API) deleteQueue(ctx context.Context, in *deleteQueueInput) (*struct{},
 	}
 	a.notify()
 	return &struct{}{}, nil
+}
+
+// timeLimitAction cancels a job that has waited RUNNABLE, for a reason,
+// longer than MaxTimeSeconds.
+type timeLimitAction struct {
+	Reason         string `json:"reason"`
+	State          string `json:"state"`
+	MaxTimeSeconds int    `json:"maxTimeSeconds"`
+	Action         string `json:"action"`
+}
+
+func checkTimeLimitActions(actions []timeLimitAction) error {
+	if len(actions) > 5 {
+		return errClient("Error executing request, Exception : jobStateTimeLimitActions can hold at most 5 actions")
+	}
+	for _, a := range actions {
+		switch {
+		case a.Reason == "":
+			return errClient("Error executing request, Exception : jobStateTimeLimitActions reason is required")
+		case a.State != "RUNNABLE":
+			return errClient("Error executing request, Exception : jobStateTimeLimitActions state must be RUNNABLE")
+		case a.Action != "CANCEL":
+			return errClient("Error executing request, Exception : jobStateTimeLimitActions action must be CANCEL")
+		case a.MaxTimeSeconds < 600 || a.MaxTimeSeconds > 86400:
+			return errClient("Error executing request, Exception : jobStateTimeLimitActions maxTimeSeconds must be between 600 and 86400")
+		}
+	}
+	return nil
 }

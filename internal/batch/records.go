@@ -129,7 +129,7 @@ type queueRecord struct {
 	Priority                 int               `json:"priority"`
 	SchedulingPolicyArn      string            `json:"schedulingPolicyArn,omitempty"`
 	ComputeEnvironmentOrder  []ceOrder         `json:"computeEnvironmentOrder"`
-	JobStateTimeLimitActions []map[string]any  `json:"jobStateTimeLimitActions,omitempty"`
+	JobStateTimeLimitActions []timeLimitAction `json:"jobStateTimeLimitActions,omitempty"`
 	Tags                     map[string]string `json:"tags,omitempty"`
 	SettlesAt                time.Time         `json:"nimbusSettlesAt"`
 }
