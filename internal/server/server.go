@@ -15,6 +15,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/nimbus-dev/nimbus/internal/batch"
 	"github.com/nimbus-dev/nimbus/internal/config"
 	"github.com/nimbus-dev/nimbus/internal/credentials"
 	"github.com/nimbus-dev/nimbus/internal/ec2"
@@ -53,6 +54,7 @@ type Server struct {
 	// lambda is the Lambda API; lambdaPool runs its functions' sandboxes.
 	lambda     *lambda.API
 	lambdaPool *runner.Pool
+	batch      *batch.API
 	metadata   *network.MetadataServer
 	services   []*service.Service
 	edge       *edge.Server
@@ -120,6 +122,10 @@ func New(ctx context.Context, cfg *config.Config, version string, log *slog.Logg
 		s.closeAll()
 		return nil, fmt.Errorf("lambda: %w", err)
 	}
+	if err := s.startBatch(ctx, ec2Svc); err != nil {
+		s.closeAll()
+		return nil, err
+	}
 	s.s3, err = s3.New(ctx, s3.Options{Store: st, DataDir: cfg.DataDir, Logger: log,
 		Functions: s.lambda, Events: s3Events{s.lambda}})
 	if err != nil {
@@ -127,7 +133,7 @@ func New(ctx context.Context, cfg *config.Config, version string, log *slog.Logg
 		return nil, err
 	}
 	s.workers.start(ctx, log, "S3 event outbox", s.s3.Run)
-	s.services = []*service.Service{stsSvc, iamSvc, ec2Svc, s.logs.Service(), s.s3.Service(), s.lambda.Service()}
+	s.services = []*service.Service{stsSvc, iamSvc, ec2Svc, s.logs.Service(), s.s3.Service(), s.lambda.Service(), s.batch.Service()}
 	s.workers.start(ctx, log, "IAM session purge", s.purgeSessions)
 	reg := metrics.New()
 	s.edge, err = edge.New(edge.Options{
