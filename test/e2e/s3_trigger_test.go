@@ -22,6 +22,7 @@ import (
 // its execution role's credentials (botocore from the host's python3, as
 // boto3 is in Lambda's Python runtime) and writes a result object.
 const uppercaseHandler = `import os, urllib.parse
+import botocore.exceptions
 import botocore.session
 
 def handler(event, context):
@@ -33,6 +34,14 @@ def handler(event, context):
     body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     s3.put_object(Bucket=bucket, Key="out/" + key + ".upper", Body=body.upper())
     print("processed", key, rec["eventName"], rec["s3"]["object"]["size"])
+    # The role allows S3 only: IAM refuses the rest.
+    iam = botocore.session.get_session().create_client("iam", region_name=os.environ["AWS_REGION"],
+                                                       endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+    try:
+        iam.list_users()
+        print("iam allowed")
+    except botocore.exceptions.ClientError as e:
+        print("iam denied", e.response["Error"]["Code"])
 `
 
 // The seed's example trigger: an object uploaded with the AWS CLI starts a
@@ -108,6 +117,7 @@ func TestS3UploadTriggersLambda(t *testing.T) {
 		t.Errorf("objects: %+v", listing.Contents)
 	}
 	waitForLog(t, n, "/aws/lambda/uppercase", "processed in/hello world.txt ObjectCreated:Put 19")
+	waitForLog(t, n, "/aws/lambda/uppercase", "iam denied AccessDenied")
 }
 
 // waitForLog waits until a line containing want is in the log group.
