@@ -74,6 +74,8 @@ func newEnvironmentID() string {
 // returns the environment (already being destroyed) with its session ended,
 // and the caller answers the invocation with the failure.
 func (p *Pool) coldStart(ctx context.Context, fn *Function) (*environment, error) {
+	p.coldStarts.Add(1)
+	defer p.coldStarts.Add(-1)
 	sp := p.takeSpare(ctx, fn)
 	// Whatever this cold start uses, the next of its shape finds a spare.
 	defer p.refillSpares(ctx, fn)

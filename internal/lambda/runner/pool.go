@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nimbus-dev/nimbus/internal/lambdart"
@@ -108,8 +109,9 @@ type Pool struct {
 	inflight   map[functionKey]int // per function, all versions
 	unreserved map[partitionKey]int
 	spares     spares
-	closed     bool // Close began: no new invocations or sandboxes
-	stopped    bool // Close waits for teardowns: later ones run inline
+	coldStarts atomic.Int32 // cold starts in flight; spares yield to them
+	closed     bool         // Close began: no new invocations or sandboxes
+	stopped    bool         // Close waits for teardowns: later ones run inline
 }
 
 // New builds a Pool over opts.Host. Lambda sandboxes a previous nimbus left

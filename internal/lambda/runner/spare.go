@@ -55,6 +55,9 @@ const (
 	// spareReadyTimeout bounds how long a new spare may take to reach its
 	// launcher's wait.
 	spareReadyTimeout = 30 * time.Second
+	// spareYieldMax bounds how long a spare waits for cold starts in flight
+	// before it starts anyway.
+	spareYieldMax = 2 * time.Second
 )
 
 // Paths of a spare's control directory, inside the sandbox and in it.
@@ -161,6 +164,9 @@ func (p *Pool) takeSpare(ctx context.Context, fn *Function) *spare {
 	handoff := make(chan *spare, 1)
 	p.spares.waiters[shape] = append(p.spares.waiters[shape], handoff)
 	p.mu.Unlock()
+	// A cold start waiting for the spare must not hold it back.
+	p.coldStarts.Add(-1)
+	defer p.coldStarts.Add(1)
 	select {
 	case sp := <-handoff:
 		return sp
@@ -222,6 +228,7 @@ func (p *Pool) refillSpares(ctx context.Context, fn *Function) {
 	go func() {
 		defer p.wg.Done()
 		for {
+			p.yieldToColdStarts()
 			sp, err := p.startSpare(p.ctx, shape)
 			p.mu.Lock()
 			p.spares.starting[shape]--
@@ -247,6 +254,21 @@ func (p *Pool) refillSpares(ctx context.Context, fn *Function) {
 			p.mu.Unlock()
 		}
 	}()
+}
+
+// yieldToColdStarts waits, up to a bound, until no cold start is in
+// flight: making a spare takes more CPU than the runtime init it saves
+// later, and on a small host it would slow the cold starts it competes
+// with.
+func (p *Pool) yieldToColdStarts() {
+	deadline := time.Now().Add(spareYieldMax)
+	for p.coldStarts.Load() > 0 && time.Now().Before(deadline) {
+		select {
+		case <-p.ctx.Done():
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 // wantSpareLocked reports whether another spare of shape should start; the
