@@ -19,6 +19,7 @@ import (
 	"github.com/nimbus-dev/nimbus/internal/config"
 	"github.com/nimbus-dev/nimbus/internal/hostcheck"
 	imagestore "github.com/nimbus-dev/nimbus/internal/image"
+	"github.com/nimbus-dev/nimbus/internal/lambdart"
 	"github.com/nimbus-dev/nimbus/internal/sandbox/oci"
 	"github.com/nimbus-dev/nimbus/internal/server"
 )
@@ -164,6 +165,8 @@ func doctor(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintln(stdout)
+	writeLambdaRuntimes(ctx, stdout)
+	fmt.Fprintln(stdout)
 	if err := cfg.Finish(); err != nil {
 		fmt.Fprintln(stdout, "server configuration: refused:", err)
 		return 1
@@ -174,6 +177,32 @@ func doctor(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "auth mode:   %s\nlisten:      %s\naccount id:  %s\ndata:        %s\n", mode, cfg.Listen, cfg.AccountID, cfg.DataDir)
 	return 0
+}
+
+// lambdaRuntimeProbes are the Lambda runtimes doctor asks the host about:
+// those AWS supports that nimbus runs with the host's interpreters.
+var lambdaRuntimeProbes = []string{"python3.9", "python3.10", "python3.11", "python3.12", "python3.13",
+	"nodejs18.x", "nodejs20.x", "nodejs22.x", "provided.al2023"}
+
+// writeLambdaRuntimes says which Lambda runtimes functions can use here.
+func writeLambdaRuntimes(ctx context.Context, w io.Writer) {
+	var have []string
+	for _, name := range lambdaRuntimeProbes {
+		rt, err := lambdart.RuntimeFor(ctx, name)
+		if err != nil {
+			continue
+		}
+		if rt.Interpreter != "" {
+			have = append(have, fmt.Sprintf("%s (%s %s)", name, rt.Interpreter, rt.HostVersion))
+		} else {
+			have = append(have, name+" (the function's own bootstrap)")
+		}
+	}
+	fmt.Fprintln(w, "lambda runtimes:")
+	for _, h := range have {
+		fmt.Fprintln(w, "  ok ", h)
+	}
+	fmt.Fprintln(w, "  -- other python3.x and nodejs*.x need that interpreter version on the host; java, ruby and dotnet are not shipped yet")
 }
 
 func image(args []string, stdout, stderr io.Writer) int {
