@@ -15,6 +15,9 @@ var (
 	pythonBootstrap []byte
 	//go:embed bootstrap/nodejs/index.mjs
 	nodeBootstrap []byte
+	// nodeWarm is the CommonJS file a warm spare loads ahead of its
+	// function (see index.mjs).
+	nodeWarm = []byte("module.exports = {};\n")
 )
 
 // Files are the bootstrap files the runtime needs in its runtime directory
@@ -25,7 +28,7 @@ func (r Runtime) Files() map[string][]byte {
 	case FamilyPython:
 		return map[string][]byte{"bootstrap.py": pythonBootstrap}
 	case FamilyNodeJS:
-		return map[string][]byte{"index.mjs": nodeBootstrap}
+		return map[string][]byte{"index.mjs": nodeBootstrap, "warm.cjs": nodeWarm}
 	}
 	return nil
 }

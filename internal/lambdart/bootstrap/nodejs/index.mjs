@@ -10,6 +10,45 @@ import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import { format } from "node:util";
 
+// warmHTTP makes one HTTP request over the sandbox's loopback, so that
+// node's lazily loaded HTTP client (and the JSON a request carries) is
+// ready before a spare is claimed rather than on its first Runtime API call.
+async function warmHTTP() {
+  try {
+    const server = http.createServer((req, res) => req.resume().on("end", () => res.end("{}")));
+    await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const warmAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    await new Promise((resolve, reject) => {
+      const req = http.request(
+        { host: "127.0.0.1", port: server.address().port, method: "POST", path: "/", agent: warmAgent, headers: { "Content-Type": "application/json" } },
+        (res) => {
+          const chunks = [];
+          res.on("data", (c) => chunks.push(c));
+          res.on("end", () => resolve(JSON.parse(Buffer.concat(chunks).toString())));
+        },
+      );
+      req.on("error", reject);
+      req.end(JSON.stringify({ warm: true }));
+    });
+    warmAgent.destroy();
+    server.close();
+  } catch {
+    // Only a head start: the runtime works without it.
+  }
+}
+
+// warmLoaders loads one CommonJS file (warm.cjs, beside this one) and one
+// ES module, so that both module loaders are set up before a spare is
+// claimed rather than when it loads the handler.
+async function warmLoaders() {
+  try {
+    createRequire(import.meta.url)("./warm.cjs");
+    await import("data:text/javascript,export default 1");
+  } catch {
+    // Only a head start: the runtime works without it.
+  }
+}
+
 // A warm spare (NIMBUS_SPARE_CONTROL names its control directory) starts
 // before it knows its function: node is up and the modules above loaded
 // when it blocks on the gate. Once claimed it takes the function's
@@ -17,6 +56,8 @@ import { format } from "node:util";
 // gate without a line means the spare was dropped unclaimed.
 if (process.env.NIMBUS_SPARE_CONTROL) {
   const control = process.env.NIMBUS_SPARE_CONTROL;
+  await warmHTTP();
+  await warmLoaders();
   if (fs.readFileSync(path.join(control, "gate"), "utf8") === "") process.exit(0);
   const start = JSON.parse(fs.readFileSync(path.join(control, "start.json"), "utf8"));
   for (const k of Object.keys(process.env)) delete process.env[k];
