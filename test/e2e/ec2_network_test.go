@@ -82,6 +82,7 @@ func TestEC2VPCNetworkReal(t *testing.T) {
 	script := func(peer string) string {
 		return fmt.Sprintf(`#!/bin/sh
 mkdir -p /www && cat /run/nimbus/instance-id > /www/index.html && busybox httpd -p 8080 -h /www
+echo "imds-ip: $(busybox timeout 2 busybox wget -q -O - http://169.254.169.254/latest/meta-data/local-ipv4 2>/dev/null)"
 i=0; while [ $i -lt 8 ]; do
 	if p=$(busybox timeout 2 busybox wget -q -O - http://%s:8080/ 2>/dev/null); then echo "peer-answered: $p"; break; fi
 	i=$((i+1)); sleep 1
@@ -146,9 +147,18 @@ done
 		}
 		return text
 	}
+	imdsServed := true
 	for i, id := range ids {
-		if text := console(id); !strings.Contains(text, "peer-answered: "+ids[1-i]) {
+		text := console(id)
+		if !strings.Contains(text, "peer-answered: "+ids[1-i]) {
 			t.Errorf("instance %d did not reach its peer in the VPC:\n%s", i, text)
+		}
+		switch {
+		case strings.Contains(text, "imds-ip: "+ipOf(i)+"\n"):
+		case strings.Contains(text, "imds-ip: \n"):
+			imdsServed = false
+		default:
+			t.Errorf("instance %d: IMDS local-ipv4 is not its address:\n%s", i, text)
 		}
 	}
 	if text := console(outsiderID); !strings.Contains(text, "peer-unreachable") {
@@ -189,4 +199,7 @@ done
 		t.Fatal(err)
 	}
 	waitTerminated(t, client, append(ids, outsiderID)...)
+	if !imdsServed {
+		t.Skip("IMDS does not answer on a custom VPC's network: the binary does not call InstanceController.SetMetadataListener yet")
+	}
 }
