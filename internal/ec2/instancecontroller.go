@@ -581,10 +581,12 @@ func (c *InstanceController) keepRunning(ctx context.Context, inst *instance) er
 	}
 	if c.watchExit(ctx, inst.key(), inst.Boots) {
 		// First look at this sandbox since nimbus started: its firewall
-		// may predate group changes made while nimbus was down.
+		// may predate group changes made while nimbus was down, and its
+		// VPC's network (and metadata on it) is not defined yet.
 		if err := c.e.applyFirewall(ctx, inst); err != nil {
 			c.log.Error("instance controller: firewall", "instance", inst.InstanceId, "err", err)
 		}
+		c.readoptVPCNetwork(ctx, inst)
 	}
 	return nil
 }

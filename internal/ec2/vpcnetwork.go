@@ -211,6 +211,21 @@ func (e *EC2) syncVPCEgress(ctx context.Context, account, reg, vpcID string) err
 	return err
 }
 
+// readoptVPCNetwork defines the VPC network of an instance whose sandbox
+// outlived a nimbus restart, and starts metadata on it: the network
+// manager knows the attachment but not the network's definition.
+func (c *InstanceController) readoptVPCNetwork(ctx context.Context, inst *instance) {
+	if c.network == "" {
+		return
+	}
+	_, release, err := c.instanceNetwork(ctx, inst)
+	if err != nil {
+		c.log.Error("instance controller: network of a re-adopted instance", "instance", inst.InstanceId, "vpc", inst.VpcId, "err", err)
+		return
+	}
+	release()
+}
+
 // releaseVPCNetwork removes the host network of a non-default VPC once its
 // last sandbox is gone, so that a VPC with an overlapping CIDR can run
 // instances meanwhile; the next launch in the VPC defines it again.
