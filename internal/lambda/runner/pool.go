@@ -57,8 +57,10 @@ type Options struct {
 	// RuntimeAPIProxy is the path of a binary that runs ProxyMain when
 	// given ProxyCommand: the nimbus binary (os.Executable()) once main
 	// dispatches ProxyCommand. With it, zip-packaged functions on the oci
-	// driver get no network at all (faster cold starts, see ProxyCommand);
-	// without it, and for PackageType Image, sandboxes join Network.
+	// driver get no network at all (a new sandbox starts faster, see
+	// ProxyCommand, but there are no warm spares, see spare.go, which are
+	// faster still); without it, and for PackageType Image, sandboxes join
+	// Network.
 	RuntimeAPIProxy string
 	// AWSAPIPort, when set, is where networked sandboxes reach nimbus's
 	// own API on the gateway, so a function's SDK reaches nimbus (as a

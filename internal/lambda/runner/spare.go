@@ -18,9 +18,9 @@ import (
 	"github.com/nimbus-dev/nimbus/internal/substrate"
 )
 
-// Warm spares: sandboxes started ahead of any invocation, one per shape
+// Warm spares: sandboxes started ahead of any invocation, a few per shape
 // (runtime, memory size, /tmp size) that cold-started recently, so the next
-// cold start of that shape skips making a sandbox. Making one is most of a
+// cold starts of that shape skip making a sandbox. Making one is most of a
 // cold start here: network attach, runc create and start, about 115-160 ms
 // of the 160-260 ms a cold start took. A spare has everything that does
 // not depend on the function already in place: root, runtime files,
@@ -257,9 +257,8 @@ func (p *Pool) refillSpares(ctx context.Context, fn *Function) {
 }
 
 // yieldToColdStarts waits, up to a bound, until no cold start is in
-// flight: making a spare takes more CPU than the runtime init it saves
-// later, and on a small host it would slow the cold starts it competes
-// with.
+// flight: making a spare (runc, CNI plugins, an interpreter's start) takes
+// CPU that, on a small host, the cold starts in flight would miss.
 func (p *Pool) yieldToColdStarts() {
 	deadline := time.Now().Add(spareYieldMax)
 	for p.coldStarts.Load() > 0 && time.Now().Before(deadline) {
