@@ -83,6 +83,7 @@ func TestEC2VPCNetworkReal(t *testing.T) {
 		return fmt.Sprintf(`#!/bin/sh
 mkdir -p /www && cat /run/nimbus/instance-id > /www/index.html && busybox httpd -p 8080 -h /www
 echo "imds-ip: $(busybox timeout 2 busybox wget -q -O - http://169.254.169.254/latest/meta-data/local-ipv4 2>/dev/null)"
+( while :; do echo "imds-tick: $(busybox timeout 2 busybox wget -q -O - http://169.254.169.254/latest/meta-data/local-ipv4 2>/dev/null)"; sleep 1; done ) &
 i=0; while [ $i -lt 8 ]; do
 	if p=$(busybox timeout 2 busybox wget -q -O - http://%s:8080/ 2>/dev/null); then echo "peer-answered: $p"; break; fi
 	i=$((i+1)); sleep 1
@@ -170,6 +171,33 @@ done
 			t.Skipf("another nimbus on this host rewrote the shared nftables table; isolation cannot be judged:\n%s", out)
 		}
 		t.Errorf("a default-VPC instance reached the custom VPC:\n%s\nnft:\n%s", text, out)
+	}
+
+	// Through a nimbus restart the instances keep running, apart, and (where
+	// the binary serves it) with IMDS on their VPC's network again.
+	before := len(consoleText(t, client, ids[0]))
+	n.Stop()
+	n = startRealNimbus(t, n.DataDir)
+	client = instancesClient(n)
+	if s := describeOne(t, client, ids[0]).State.Name; s != ec2types.InstanceStateNameRunning {
+		t.Errorf("after a restart the VPC's instance is %s", s)
+	}
+	if imdsServed {
+		// The ticks go empty while nimbus is down, then answer again.
+		want := "imds-tick: " + ipOf(0) + "\n"
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			tail := consoleText(t, client, ids[0])[before:]
+			gap := strings.Index(tail, "imds-tick: \n")
+			if gap >= 0 && strings.Contains(tail[gap:], want) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("IMDS on the VPC network after a restart; console since:\n%s", tail[max(0, len(tail)-600):])
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
 	}
 
 	// An overlapping VPC cannot run instances while this one does.
