@@ -84,14 +84,36 @@ func (e *EC2) listSubnets(ctx context.Context, account, reg string) ([]subnet, e
 	return listKind(ctx, e.store, account, reg, kindSubnet, "subnets", func(s subnet) string { return s.SubnetId })
 }
 
-// availableAddresses is a subnet's size less AWS's reserved addresses. It
-// does not count the addresses instances hold.
-func (s subnet) availableAddresses() int {
+// availableAddresses is a subnet's size less AWS's reserved addresses and
+// the used ones.
+func (s subnet) availableAddresses(used int) int {
 	p, err := netip.ParsePrefix(s.CidrBlock)
 	if err != nil {
 		return 0
 	}
-	return 1<<(32-p.Bits()) - reservedPerSubnet
+	return max(0, 1<<(32-p.Bits())-reservedPerSubnet-used)
+}
+
+// addressesInUse counts, per subnet, the instances holding an address:
+// every one not terminated.
+func (e *EC2) addressesInUse(ctx context.Context, account, reg string) (map[string]int, error) {
+	used := map[string]int{}
+	err := e.store.View(ctx, func(tx store.Tx) error {
+		return tx.List(store.Query{Kind: kindInstance, Account: account, Region: reg}, func(o store.Object) error {
+			var inst instance
+			if err := o.Decode(&inst); err != nil {
+				return err
+			}
+			if inst.State != stateTerminated {
+				used[inst.SubnetId]++
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, awserr.Internalf(err, "count addresses in use")
+	}
+	return used, nil
 }
 
 type subnetDescription struct {
@@ -119,13 +141,13 @@ type subnetDescription struct {
 	}
 }
 
-func (s subnet) describe(reg string) subnetDescription {
+func (s subnet) describe(reg string, used int) subnetDescription {
 	tags := s.Tags
 	if tags == nil {
 		tags = []Tag{}
 	}
 	d := subnetDescription{AvailabilityZone: s.AvailabilityZone, AvailabilityZoneId: s.AvailabilityZoneId,
-		AvailableIpAddressCount: s.availableAddresses(), CidrBlock: s.CidrBlock, DefaultForAz: s.DefaultForAz,
+		AvailableIpAddressCount: s.availableAddresses(used), CidrBlock: s.CidrBlock, DefaultForAz: s.DefaultForAz,
 		MapPublicIpOnLaunch: s.MapPublicIpOnLaunch, State: "available", SubnetId: s.SubnetId, VpcId: s.VpcId,
 		OwnerId: s.OwnerId, Ipv6CidrBlockAssociationSet: []struct{}{}, Tags: tags,
 		SubnetArn: "arn:aws:ec2:" + reg + ":" + s.OwnerId + ":subnet/" + s.SubnetId}
@@ -245,7 +267,7 @@ func (e *EC2) createSubnet(ctx context.Context, in *createSubnetInput) (*createS
 	if err != nil {
 		return nil, asAPIError(err, "create subnet")
 	}
-	return &createSubnetOutput{Subnet: s.describe(reg)}, nil
+	return &createSubnetOutput{Subnet: s.describe(reg, 0)}, nil
 }
 
 // DescribeSubnets
@@ -263,8 +285,9 @@ type describeSubnetsOutput struct {
 	NextToken string `json:",omitempty"`
 }
 
-// fields answers DescribeSubnets filter names for one subnet.
-func (s subnet) fields(name string) ([]string, bool) {
+// fields answers DescribeSubnets filter names for one subnet, used of
+// whose addresses instances hold.
+func (s subnet) fields(name string, used int) ([]string, bool) {
 	switch name {
 	case "subnet-id":
 		return []string{s.SubnetId}, true
@@ -281,7 +304,7 @@ func (s subnet) fields(name string) ([]string, bool) {
 	case "cidr-block", "cidr", "cidrBlock":
 		return []string{s.CidrBlock}, true
 	case "available-ip-address-count":
-		return []string{strconv.Itoa(s.availableAddresses())}, true
+		return []string{strconv.Itoa(s.availableAddresses(used))}, true
 	case "state":
 		return []string{"available"}, true
 	case "owner-id":
@@ -299,9 +322,16 @@ func (e *EC2) describeSubnets(ctx context.Context, in *describeSubnetsInput) (*d
 	if err != nil {
 		return nil, err
 	}
+	used, err := e.addressesInUse(ctx, account, reg)
+	if err != nil {
+		return nil, err
+	}
 	page, next, err := selectDescribed(all, describeSelection[subnet]{
 		IDs: in.SubnetIds, Filters: in.Filters, MaxResults: in.MaxResults, NextToken: in.NextToken,
-		ID: func(s subnet) string { return s.SubnetId }, Fields: func(s subnet) fields { return s.fields },
+		ID: func(s subnet) string { return s.SubnetId },
+		Fields: func(s subnet) fields {
+			return func(name string) ([]string, bool) { return s.fields(name, used[s.SubnetId]) }
+		},
 		Tags: func(s subnet) []Tag { return s.Tags }, NotFound: subnetNotFound,
 	})
 	if err != nil {
@@ -309,7 +339,7 @@ func (e *EC2) describeSubnets(ctx context.Context, in *describeSubnetsInput) (*d
 	}
 	out := &describeSubnetsOutput{Subnets: make([]subnetDescription, 0, len(page)), NextToken: next}
 	for _, s := range page {
-		out.Subnets = append(out.Subnets, s.describe(reg))
+		out.Subnets = append(out.Subnets, s.describe(reg, used[s.SubnetId]))
 	}
 	return out, nil
 }

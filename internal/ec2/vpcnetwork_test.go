@@ -30,8 +30,16 @@ func TestLaunchIntoCustomSubnet(t *testing.T) {
 		t.Errorf("first address of %s = %s, want 10.20.2.4", subnetB, ip)
 	}
 
+	counts, err := h.e.describeSubnets(h.ctx, &describeSubnetsInput{SubnetIds: []string{subnetA}})
+	if err != nil || counts.Subnets[0].AvailableIpAddressCount != 16-5-2 {
+		t.Errorf("AvailableIpAddressCount of a /28 with two instances = %+v, %v; want 9", counts, err)
+	}
+	byCount, err := h.e.describeSubnets(h.ctx, &describeSubnetsInput{Filters: []Filter{{"available-ip-address-count", []string{"9"}}}})
+	if err != nil || len(byCount.Subnets) != 1 || byCount.Subnets[0].SubnetId != subnetA {
+		t.Errorf("available-ip-address-count filter = %+v, %v", byCount, err)
+	}
 	// A /28 has 16 - 5 = 11 addresses; two are taken.
-	_, err := h.e.runInstances(h.ctx, &runInstancesInput{ImageId: h.amiID, SubnetId: subnetA, MinCount: 10, MaxCount: 10})
+	_, err = h.e.runInstances(h.ctx, &runInstancesInput{ImageId: h.amiID, SubnetId: subnetA, MinCount: 10, MaxCount: 10})
 	wantErr(t, err, "InsufficientFreeAddressesInSubnet")
 	full := h.run(&runInstancesInput{SubnetId: subnetA, MinCount: 9, MaxCount: 9})
 	if last := full.Instances[8].PrivateIpAddress; last != "10.20.1.14" {
