@@ -231,3 +231,90 @@ done
 		t.Skip("IMDS does not answer on a custom VPC's network: the binary does not call InstanceController.SetMetadataListener yet")
 	}
 }
+
+// TestEC2RoutingCLI drives internet gateways and route tables with the AWS
+// CLI, as a user sets up a public subnet.
+func TestEC2RoutingCLI(t *testing.T) {
+	n := startNimbus(t, "")
+	var vpc struct{ Vpc struct{ VpcId string } }
+	if _, err := n.cli(t, &vpc, "ec2", "create-vpc", "--cidr-block", "10.50.0.0/16"); err != nil {
+		t.Fatal(err)
+	}
+	var subnet struct{ Subnet struct{ SubnetId string } }
+	if _, err := n.cli(t, &subnet, "ec2", "create-subnet", "--vpc-id", vpc.Vpc.VpcId, "--cidr-block", "10.50.1.0/24"); err != nil {
+		t.Fatal(err)
+	}
+	var igw struct {
+		InternetGateway struct{ InternetGatewayId string }
+	}
+	if _, err := n.cli(t, &igw, "ec2", "create-internet-gateway"); err != nil {
+		t.Fatal(err)
+	}
+	igwID := igw.InternetGateway.InternetGatewayId
+	if _, err := n.cli(t, nil, "ec2", "attach-internet-gateway", "--internet-gateway-id", igwID, "--vpc-id", vpc.Vpc.VpcId); err != nil {
+		t.Fatal(err)
+	}
+	var rt struct{ RouteTable struct{ RouteTableId string } }
+	if _, err := n.cli(t, &rt, "ec2", "create-route-table", "--vpc-id", vpc.Vpc.VpcId); err != nil {
+		t.Fatal(err)
+	}
+	var route struct{ Return bool }
+	if _, err := n.cli(t, &route, "ec2", "create-route", "--route-table-id", rt.RouteTable.RouteTableId,
+		"--destination-cidr-block", "0.0.0.0/0", "--gateway-id", igwID); err != nil || !route.Return {
+		t.Fatalf("create-route = %+v, %v", route, err)
+	}
+	var assoc struct {
+		AssociationId    string
+		AssociationState struct{ State string }
+	}
+	if _, err := n.cli(t, &assoc, "ec2", "associate-route-table", "--route-table-id", rt.RouteTable.RouteTableId,
+		"--subnet-id", subnet.Subnet.SubnetId); err != nil || assoc.AssociationState.State != "associated" {
+		t.Fatalf("associate-route-table = %+v, %v", assoc, err)
+	}
+	var tables struct {
+		RouteTables []struct {
+			RouteTableId string
+			Associations []struct {
+				Main     bool
+				SubnetId string
+			}
+			Routes []struct{ DestinationCidrBlock, GatewayId, State string }
+		}
+	}
+	if _, err := n.cli(t, &tables, "ec2", "describe-route-tables", "--filters", "Name=vpc-id,Values="+vpc.Vpc.VpcId); err != nil {
+		t.Fatal(err)
+	}
+	if len(tables.RouteTables) != 2 {
+		t.Fatalf("route tables of the VPC = %+v", tables)
+	}
+	for _, table := range tables.RouteTables {
+		if table.RouteTableId != rt.RouteTable.RouteTableId {
+			if len(table.Associations) != 1 || !table.Associations[0].Main {
+				t.Errorf("main table = %+v", table)
+			}
+			continue
+		}
+		if len(table.Associations) != 1 || table.Associations[0].SubnetId != subnet.Subnet.SubnetId || len(table.Routes) != 2 ||
+			table.Routes[1].GatewayId != igwID || table.Routes[1].State != "active" {
+			t.Errorf("the subnet's table = %+v", table)
+		}
+	}
+	stderr, err := n.cli(t, nil, "ec2", "delete-internet-gateway", "--internet-gateway-id", igwID)
+	if err == nil || !strings.Contains(stderr, "DependencyViolation") {
+		t.Errorf("delete an attached gateway: %v %s", err, stderr)
+	}
+	var gws struct {
+		InternetGateways []struct {
+			Attachments []struct{ State, VpcId string }
+		}
+	}
+	if _, err := n.cli(t, &gws, "ec2", "describe-internet-gateways", "--internet-gateway-ids", igwID); err != nil ||
+		len(gws.InternetGateways) != 1 || len(gws.InternetGateways[0].Attachments) != 1 ||
+		gws.InternetGateways[0].Attachments[0].VpcId != vpc.Vpc.VpcId {
+		t.Errorf("describe-internet-gateways = %+v, %v", gws, err)
+	}
+	var assocs struct{ IamInstanceProfileAssociations []any }
+	if _, err := n.cli(t, &assocs, "ec2", "describe-iam-instance-profile-associations"); err != nil || assocs.IamInstanceProfileAssociations == nil {
+		t.Errorf("describe-iam-instance-profile-associations = %+v, %v", assocs, err)
+	}
+}
