@@ -244,6 +244,11 @@ func (e *EC2) resolveGroups(ctx context.Context, account, region, vpcID, subnetI
 	if len(ids) == 0 && len(names) == 0 {
 		return []groupIdentifier{{GroupId: vpcDefaultGroupID(account, region, vpcID), GroupName: defaultGroupName}}, nil
 	}
+	if len(names) > 0 && vpcID != defaultVPCID(account, region) {
+		// Names are looked up in the default VPC only, as on EC2.
+		return nil, awserr.New(awserr.Validation, "InvalidParameterCombination",
+			"The parameter groupName cannot be used with the parameter subnet")
+	}
 	var out []groupIdentifier
 	seen := map[string]bool{}
 	err := e.store.View(ctx, func(tx store.Tx) error {

@@ -69,6 +69,9 @@ func TestLaunchIntoCustomSubnet(t *testing.T) {
 	}
 	_, err = h.e.runInstances(h.ctx, &runInstancesInput{ImageId: h.amiID, SecurityGroupIds: []string{sg.GroupId}, MinCount: 1, MaxCount: 1})
 	wantErr(t, err, "InvalidParameter")
+	_, err = h.e.runInstances(h.ctx, &runInstancesInput{ImageId: h.amiID, SubnetId: subnetB, MinCount: 1, MaxCount: 1,
+		SecurityGroups: []string{"web"}})
+	wantErr(t, err, "InvalidParameterCombination")
 	_, err = h.e.createSecurityGroup(h.ctx, &createSecurityGroupInput{GroupName: "x", Description: "x", VpcId: "vpc-0123456789abcdef0"})
 	wantErr(t, err, "InvalidVpcID.NotFound")
 
