@@ -274,8 +274,12 @@ func TestEC2SSHDebian(t *testing.T) {
 	// stopping meanwhile is the first suspect when a rule seems ignored.
 	fail := func(format string, args ...any) {
 		t.Helper()
+		table := nimbusNFTTable()
+		if !strings.Contains(table, "chain in-"+id+" ") {
+			format += "\n(the instance's chain in-" + id + " is missing from table inet nimbus: was it rebuilt by another nimbus on this host?)"
+		}
 		t.Fatalf(format+"\n--- console of %s:\n%s\n--- other nimbus servers on this host: %q\n--- nft list table inet nimbus:\n%s",
-			append(args, id, consoleText(t, client, id), otherNimbusServers(n), nimbusNFTTable())...)
+			append(args, id, consoleText(t, client, id), otherNimbusServers(n), table)...)
 	}
 	waitRunning(t, client, id)
 	toRunning := time.Since(launched)
@@ -283,6 +287,14 @@ func TestEC2SSHDebian(t *testing.T) {
 	ip := aws.ToString(inst.PrivateIpAddress)
 	if ip == "" || aws.ToString(inst.KeyName) != "e2e-ssh" || len(inst.SecurityGroups) != 1 || aws.ToString(inst.SecurityGroups[0].GroupId) != groupID {
 		t.Fatalf("running instance: ip %q key %q groups %+v", ip, aws.ToString(inst.KeyName), inst.SecurityGroups)
+	}
+	// Ingress denies what no rule allows: the SYN is dropped, so the dial
+	// times out (a closed port would answer with a reset at once).
+	if c, err := net.DialTimeout("tcp", net.JoinHostPort(ip, "22"), time.Second); err == nil {
+		c.Close()
+		fail("port 22 of %s accepted a connection before any ingress rule allowed it", ip)
+	} else if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+		fail("port 22 of %s before any rule: %v; want the SYN dropped (a timeout)", ip, err)
 	}
 	// The rule names exactly the host's own address on the instance's
 	// network; it is known once the instance's network exists.
