@@ -103,7 +103,7 @@ func New(ctx context.Context, cfg *config.Config, version string, log *slog.Logg
 	}
 	capacity := ec2.Capacity{VCPUs: cfg.EC2VCPUs, MemoryMiB: int64(cfg.EC2MemoryMiB), GPUs: cfg.EC2GPUs}
 	ec2Svc, err := ec2.New(ec2.Options{Store: st, Regions: regions, Host: s.host, Capacity: capacity,
-		SpotInterruptionWarning: cfg.EC2SpotWarning})
+		SpotInterruptionWarning: cfg.EC2SpotWarning, InstanceProfiles: s.iam})
 	if err != nil {
 		s.closeAll()
 		return nil, err
@@ -196,7 +196,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 // server instances reach at 169.254.169.254.
 func (s *Server) startInstances(ctx context.Context, regions *region.Catalog, capacity ec2.Capacity) error {
 	ctrl, err := ec2.NewInstanceController(ec2.InstanceControllerOptions{Store: s.store, Regions: regions,
-		Host: s.host, DataDir: s.cfg.DataDir, Logger: s.log, Capacity: capacity})
+		Host: s.host, DataDir: s.cfg.DataDir, Logger: s.log, Capacity: capacity, InstanceProfiles: s.iam})
 	if err != nil {
 		return err
 	}
@@ -205,6 +205,9 @@ func (s *Server) startInstances(ctx context.Context, regions *region.Catalog, ca
 		if err := s.metadata.ListenAll(ctx); err != nil {
 			return fmt.Errorf("instance metadata server: %w", err)
 		}
+		// VPC networks are defined later, with their first instance (or
+		// again after a restart): IMDS must be served there too.
+		ctrl.SetMetadataListener(s.metadata)
 	}
 	s.workers.start(ctx, s.log, "EC2 instance controller", ctrl.Run)
 	return nil
