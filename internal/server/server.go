@@ -48,6 +48,7 @@ type Server struct {
 	// sweepers), run until closeAll; metadata serves IMDS to instance
 	// sandboxes where the host has networking.
 	workers workers
+	netLock *os.File // the host network lock, held while serving (nil without networking)
 	iam     *iam.IAM // users, roles, policies: credentials and authorization
 	logs    *logs.Logs
 	s3      *s3.API
@@ -67,8 +68,16 @@ func New(ctx context.Context, cfg *config.Config, version string, log *slog.Logg
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
+	netLock, err := lockHostNetwork(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.netLock = netLock
 	st, err := sqlitestore.Open(ctx, filepath.Join(cfg.DataDir, "nimbus.db"))
 	if err != nil {
+		if netLock != nil {
+			netLock.Close()
+		}
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s.store = st
@@ -257,6 +266,10 @@ func (s *Server) closeAll() error {
 	}
 	if cerr := s.store.Close(); cerr != nil && err == nil {
 		err = cerr
+	}
+	if s.netLock != nil {
+		s.netLock.Close() // releases the host's network to the next nimbus
+		s.netLock = nil
 	}
 	return err
 }
