@@ -192,7 +192,9 @@ func TestLambdaCLI(t *testing.T) {
 
 	// The function's prints and the REPORT line reach CloudWatch Logs, where
 	// the CLI filters them.
-	var filtered struct{ Events []struct{ Message, LogStreamName string } }
+	var filtered struct {
+		Events []struct{ Message, LogStreamName string }
+	}
 	deadline := time.Now().Add(20 * time.Second)
 	for len(filtered.Events) == 0 && time.Now().Before(deadline) {
 		if _, err := n.cli(t, &filtered, "logs", "filter-log-events", "--log-group-name", "/aws/lambda/cli-py",
