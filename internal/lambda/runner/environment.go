@@ -297,6 +297,7 @@ func (p *Pool) remove(env *environment, why string) {
 	}
 	if env.log != nil {
 		env.log.close()
+		os.Remove(shipMarkPath(env.log.path)) // shipped and gone with its log
 	}
 	if env.control != "" {
 		if err := os.RemoveAll(env.control); err != nil {

@@ -3,6 +3,7 @@ package runner
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -63,7 +64,72 @@ func openSandboxLog(path string, dest LogDestination, now func() time.Time) (*sa
 	}
 	l := &sandboxLog{path: path, dest: dest, f: f, w: sandboxlog.NewWriter(f, now)}
 	l.dirty.Store(true) // the runtime's init output
+	if err := writeShipMark(path, shipMark{Dest: dest}); err != nil {
+		f.Close()
+		return nil, err
+	}
 	return l, nil
+}
+
+// shipMark is what survives a crash of how far a sandbox's log was
+// shipped, beside the log (<log>.ship): a restarted Pool ships the rest
+// before it deletes the sandboxes a previous nimbus left. The log file is
+// the source of truth; a crash between a ship and its mark ships those
+// lines twice rather than losing them.
+type shipMark struct {
+	Dest   LogDestination `json:"dest"`
+	Offset int64          `json:"offset"`
+}
+
+func shipMarkPath(logPath string) string { return logPath + ".ship" }
+
+func writeShipMark(logPath string, m shipMark) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	tmp := shipMarkPath(logPath) + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("record log shipping: %w", err)
+	}
+	if err := os.Rename(tmp, shipMarkPath(logPath)); err != nil {
+		return fmt.Errorf("record log shipping: %w", err)
+	}
+	return nil
+}
+
+// shipLeftovers ships what the sandboxes of a previous nimbus wrote after
+// its last ship. logPaths are their log files; those without a mark were
+// never Lambda sandboxes with a destination and are left alone.
+func shipLeftovers(ctx context.Context, sink LogSink, logPaths []string, log *slog.Logger) {
+	if sink == nil {
+		return
+	}
+	for _, path := range logPaths {
+		b, err := os.ReadFile(shipMarkPath(path))
+		if err != nil {
+			continue
+		}
+		var m shipMark
+		if json.Unmarshal(b, &m) != nil || m.Dest.Group == "" {
+			continue
+		}
+		l := &sandboxLog{path: path, dest: m.Dest, shipped: m.Offset}
+		recs, end, err := l.since(m.Offset)
+		if err != nil || len(recs) == 0 {
+			continue
+		}
+		events := make([]LogEvent, 0, len(recs))
+		for _, r := range recs {
+			events = append(events, LogEvent{Time: r.Time, Message: r.Content})
+		}
+		if err := sink.Ship(ctx, m.Dest, events); err != nil {
+			log.Warn("lambda runner: ship a previous run's log lines", "group", m.Dest.Group, "stream", m.Dest.Stream, "err", err)
+			continue
+		}
+		writeShipMark(path, shipMark{Dest: m.Dest, Offset: end})
+		log.Info("lambda runner: shipped a previous run's log lines", "group", m.Dest.Group, "stream", m.Dest.Stream, "lines", len(events))
+	}
 }
 
 // line appends one line and returns the file offset just after it.
@@ -214,5 +280,9 @@ func (s *shipper) ship(ctx context.Context, l *sandboxLog) {
 	}
 	if err := s.sink.Ship(ctx, l.dest, events); err != nil {
 		s.log.Warn("lambda runner: ship log lines", "group", l.dest.Group, "stream", l.dest.Stream, "lines", len(events), "err", err)
+		return
+	}
+	if err := writeShipMark(l.path, shipMark{Dest: l.dest, Offset: end}); err != nil {
+		s.log.Warn("lambda runner: record log shipping", "path", l.path, "err", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -155,6 +156,22 @@ func New(ctx context.Context, opts Options) (*Pool, error) {
 		spares:     spares{ready: map[spareShape][]*spare{}, starting: map[spareShape]int{}, waiters: map[spareShape][]chan *spare{}},
 	}
 	p.mux = lambdart.NewMux()
+	// Lines a previous nimbus's sandboxes wrote after its last ship go to
+	// the LogSink before those sandboxes (and their logs) are deleted.
+	if left, err := p.host.List(ctx, map[string]string{substrate.LabelKind: OwnerKind}); err == nil {
+		var paths []string
+		for _, sb := range left {
+			if sb.LogPath != "" {
+				paths = append(paths, sb.LogPath)
+			}
+		}
+		shipLeftovers(ctx, opts.LogSink, paths, p.log)
+		defer func() {
+			for _, path := range paths {
+				os.Remove(shipMarkPath(path))
+			}
+		}()
+	}
 	if err := p.host.Reset(ctx, map[string]string{substrate.LabelKind: OwnerKind}); err != nil {
 		return nil, fmt.Errorf("lambda runner: delete sandboxes of a previous run: %w", err)
 	}
