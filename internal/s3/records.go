@@ -64,6 +64,7 @@ type bucketRecord struct {
 	Created       time.Time           `json:"created"`
 	Tags          []tag               `json:"tags,omitempty"`
 	Notifications *notificationConfig `json:"notifications,omitempty"`
+	Policy        string              `json:"policy,omitempty"` // the bucket policy document, as given
 }
 
 // objectRecord is one object's metadata; its bytes are the blob File.

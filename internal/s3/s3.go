@@ -99,6 +99,7 @@ func New(ctx context.Context, opts Options) (*API, error) {
 	a.registerObjects(svc)
 	a.registerListing(svc)
 	a.registerTagging(svc)
+	a.registerBucketPolicy(svc)
 	a.registerMultipart(svc)
 	a.registerNotifications(svc)
 	svc.OnReset(a.reset)

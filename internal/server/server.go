@@ -148,7 +148,7 @@ func New(ctx context.Context, cfg *config.Config, version string, log *slog.Logg
 	s.edge, err = edge.New(edge.Options{
 		Services:    s.services,
 		Credentials: credentials.Chain{credentials.Root(cfg.AccountID, cfg.RootAccessKey, cfg.RootSecretKey), s.iam},
-		Authorizer:  s.iam.Authorizer().WithResourcePolicies("lambda", s.lambda),
+		Authorizer:  s.iam.Authorizer().WithResourcePolicies("lambda", s.lambda).WithResourcePolicies("s3", s.s3),
 		Hosts:       []edge.HostRoute{{Match: lambda.IsFunctionURLHost, Handler: s.lambda.URLHandler()}},
 		AnyAuth:     cfg.Auth == config.AuthAny,
 		Account:     cfg.AccountID,

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 )
@@ -100,5 +101,51 @@ func TestIAMEnforced(t *testing.T) {
 		DescribeRegions(ctx, &ec2.DescribeRegionsInput{})
 	if err == nil {
 		t.Error("a session key without its token was accepted")
+	}
+}
+
+// A bucket policy grants a user what no identity policy of theirs does,
+// and only that.
+func TestS3BucketPolicyEnforced(t *testing.T) {
+	n := startNimbus(t, "")
+	ctx := context.Background()
+	admin := iam.NewFromConfig(n.cfg())
+	if _, err := admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("reader")}); err != nil {
+		t.Fatal(err)
+	}
+	key, err := admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("reader")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := s3.NewFromConfig(n.cfg(), func(o *s3.Options) { o.UsePathStyle = true })
+	if _, err := root.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("shared")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("shared"), Key: aws.String("doc.txt"),
+		Body: strings.NewReader("hello")}); err != nil {
+		t.Fatal(err)
+	}
+	reader := s3.NewFromConfig(n.awsConfig("us-east-1", aws.ToString(key.AccessKey.AccessKeyId), aws.ToString(key.AccessKey.SecretAccessKey)),
+		func(o *s3.Options) { o.UsePathStyle = true })
+	get := func() error {
+		out, err := reader.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("shared"), Key: aws.String("doc.txt")})
+		if err == nil {
+			out.Body.Close()
+		}
+		return err
+	}
+	if code := apiErrorCode(get()); code != "AccessDenied" {
+		t.Fatalf("a user without policies reading: %q", code)
+	}
+	doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/reader"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::shared/*"}]}`
+	if _, err := root.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String("shared"), Policy: aws.String(doc)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := get(); err != nil {
+		t.Errorf("reading with the bucket policy's grant: %v", err)
+	}
+	_, err = reader.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("shared"), Key: aws.String("x"), Body: strings.NewReader("x")})
+	if code := apiErrorCode(err); code != "AccessDenied" {
+		t.Errorf("writing, which the bucket policy does not grant: %v", err)
 	}
 }
