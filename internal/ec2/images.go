@@ -61,7 +61,7 @@ type amiRecord struct {
 	Description    string
 	Architecture   string // x86_64, arm64 or i386
 	OwnerId        string
-	State          string // available
+	State          string // available; pending or failed for CreateImage's
 	ImageStoreName string // the image-store reference a sandbox runs
 	ImageDigest    string // the image's manifest digest, sha256:<hex>
 	RootDeviceName string // /dev/xvda
@@ -72,7 +72,10 @@ type amiRecord struct {
 	CreationDate   time.Time
 	SourceImageId  string `json:",omitempty"` // CopyImage's source
 	SourceRegion   string `json:",omitempty"`
-	Tags           []Tag
+	// CaptureInstanceId is CreateImage's instance, captured while pending.
+	CaptureInstanceId string `json:",omitempty"`
+	StateReason       string `json:",omitempty"` // why a capture failed
+	Tags              []Tag
 }
 
 // StoreIndexes makes AMI names unique per owner and region, as AWS does.
@@ -94,6 +97,7 @@ func (e *EC2) registerImages(svc *service.Service) {
 	svc.Handle("RegisterImage", service.Op(e.registerImage))
 	svc.Handle("DeregisterImage", service.Op(e.deregisterImage))
 	svc.Handle("CopyImage", service.Op(e.copyImage))
+	svc.Handle("CreateImage", service.Op(e.createImage))
 	e.registerTagger("ami-", tagger{ResourceType: "image", Apply: e.tagImage, List: e.listImageTags})
 }
 
@@ -425,6 +429,7 @@ func (e *EC2) deregisterImage(ctx context.Context, in *deregisterImageInput) (*d
 	if err != nil {
 		return nil, awserr.Internalf(err, "deregister image %s", a.ImageId)
 	}
+	e.releaseCapturedImage(ctx, a.ImageStoreName)
 	return &deregisterImageOutput{}, nil
 }
 
@@ -462,6 +467,9 @@ func (e *EC2) copyImage(ctx context.Context, in *copyImageInput) (*imageIDOutput
 	account, reg := partition(ctx)
 	src, err := e.lookupImage(ctx, account, in.SourceRegion, in.SourceImageId)
 	if err != nil {
+		return nil, err
+	}
+	if err := imageUnavailable(src); err != nil {
 		return nil, err
 	}
 	if in.CopyImageTags && !src.BuiltIn {
@@ -519,6 +527,7 @@ type imageDescription struct {
 	PlatformDetails     string
 	UsageOperation      string
 	State               string
+	StateReason         *stateReason `json:",omitempty"`
 	BlockDeviceMappings []blockDeviceMapping
 	Description         string `json:",omitempty"`
 	EnaSupport          bool
@@ -555,6 +564,9 @@ func (a amiRecord) describe() imageDescription {
 	}
 	if len(a.Tags) > 0 {
 		d.Tags = a.Tags
+	}
+	if a.State == amiFailed {
+		d.StateReason = &stateReason{Code: "Client.CreateImageFailed", Message: a.StateReason}
 	}
 	return d
 }

@@ -118,7 +118,7 @@ func NewInstanceController(opts InstanceControllerOptions) (*InstanceController,
 // changes to instance records until ctx ends. It returns once every
 // goroutine it started has stopped.
 func (c *InstanceController) Run(ctx context.Context) error {
-	events, err := c.e.store.Watch(ctx, kindInstance, kindVolume, kindSnapshot)
+	events, err := c.e.store.Watch(ctx, kindInstance, kindVolume, kindSnapshot, kindImage)
 	if err != nil {
 		return fmt.Errorf("instance controller: watch: %w", err)
 	}
@@ -168,7 +168,7 @@ func (c *InstanceController) Run(ctx context.Context) error {
 func (c *InstanceController) enqueueAll(ctx context.Context) error {
 	var keys []store.Key
 	err := c.e.store.View(ctx, func(tx store.Tx) error {
-		for _, kind := range []string{kindInstance, kindVolume, kindSnapshot} {
+		for _, kind := range []string{kindInstance, kindVolume, kindSnapshot, kindImage} {
 			err := tx.List(store.Query{Kind: kind, AllAccounts: true, AllRegions: true}, func(o store.Object) error {
 				keys = append(keys, o.Key)
 				return nil
@@ -239,7 +239,7 @@ func (c *InstanceController) retryLater(ctx context.Context, key store.Key, afte
 	}()
 }
 
-// reconcile moves one instance, volume or snapshot one step towards what
+// reconcile moves one instance, volume, snapshot or image one step towards what
 // its record asks.
 func (c *InstanceController) reconcile(ctx context.Context, key store.Key) error {
 	switch key.Kind {
@@ -247,6 +247,8 @@ func (c *InstanceController) reconcile(ctx context.Context, key store.Key) error
 		return c.reconcileVolume(ctx, key)
 	case kindSnapshot:
 		return c.reconcileSnapshot(ctx, key)
+	case kindImage:
+		return c.reconcileImage(ctx, key)
 	}
 	var inst instance
 	err := c.e.store.View(ctx, func(tx store.Tx) error {

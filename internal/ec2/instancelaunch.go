@@ -303,6 +303,9 @@ func (e *EC2) validateLaunch(ctx context.Context, account, reg string, in *runIn
 	if err != nil {
 		return nil, err
 	}
+	if err := imageUnavailable(ami); err != nil {
+		return nil, err
+	}
 	req.ami = ami
 	if err := req.blockDevices(in.BlockDeviceMappings); err != nil {
 		return nil, err

@@ -220,6 +220,13 @@ func tidyBootstrappedRoot(root string) error {
 // packRoot writes root as a gzip-compressed layer at dst. BestSpeed: the
 // layer only travels to this machine's disk.
 func packRoot(ctx context.Context, root, dst string, p Progress) error {
+	return packTree(ctx, root, dst, false, p)
+}
+
+// packTree is packRoot, translating overlayfs whiteouts and opaque
+// directories into OCI ones when overlayUpper says root is an overlayfs
+// upper directory.
+func packTree(ctx context.Context, root, dst string, overlayUpper bool, p Progress) error {
 	f, err := os.Create(dst)
 	if err != nil {
 		return fmt.Errorf("pack root: %w", err)
@@ -230,7 +237,7 @@ func packRoot(ctx context.Context, root, dst string, p Progress) error {
 	if err != nil {
 		return fmt.Errorf("pack root: %w", err)
 	}
-	if err := writeRootTar(ctx, &progressWriter{w: zw, p: p}, root); err != nil {
+	if err := writeTreeTar(ctx, &progressWriter{w: zw, p: p}, root, overlayUpper); err != nil {
 		return err
 	}
 	if err := zw.Close(); err != nil {

@@ -21,6 +21,12 @@ import (
 // as links, xattrs as PAX records. Sockets are skipped; they are runtime
 // litter, not content.
 func writeRootTar(ctx context.Context, w io.Writer, root string) error {
+	return writeTreeTar(ctx, w, root, false)
+}
+
+// writeTreeTar is writeRootTar; with overlayUpper, root is an overlayfs
+// upper directory whose whiteouts and opaque directories become OCI ones.
+func writeTreeTar(ctx context.Context, w io.Writer, root string, overlayUpper bool) error {
 	type inode struct{ dev, ino uint64 }
 	links := map[inode]string{}
 	tw := tar.NewWriter(w)
@@ -83,6 +89,16 @@ func writeRootTar(ctx context.Context, w io.Writer, root string) error {
 		if err := addXattrs(p, hdr); err != nil {
 			return fmt.Errorf("%s: %w", rel, err)
 		}
+		if overlayUpper {
+			if translated := overlayEntry(p, fi, hdr); translated != nil {
+				for _, h := range translated {
+					if err := tw.WriteHeader(h); err != nil {
+						return fmt.Errorf("%s: %w", rel, err)
+					}
+				}
+				return nil
+			}
+		}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return fmt.Errorf("%s: %w", rel, err)
 		}
@@ -124,7 +140,8 @@ func addXattrs(p string, hdr *tar.Header) error {
 		return fmt.Errorf("list xattrs: %w", err)
 	}
 	for _, name := range strings.Split(strings.TrimRight(string(list[:size]), "\x00"), "\x00") {
-		if name == "" {
+		if name == "" || strings.HasPrefix(name, "trusted.overlay.") {
+			// overlayfs's own bookkeeping, never content.
 			continue
 		}
 		n, err := unix.Lgetxattr(p, name, nil)
