@@ -253,7 +253,7 @@ func (e *EC2) allImages(ctx context.Context, account, region string) ([]amiRecor
 }
 
 // putImage stores a new AMI, refusing a name the account already uses in
-// the region. CreateImage (instances.go) stores its AMIs through it too.
+// the region. CreateImage (createimage.go) stores its AMIs through it too.
 func (e *EC2) putImage(ctx context.Context, account, region string, a *amiRecord) error {
 	err := e.store.Update(ctx, func(tx store.Tx) error {
 		_, err := tx.Create(imageKey(account, region, a.ImageId), a)
