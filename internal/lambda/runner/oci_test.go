@@ -125,7 +125,7 @@ func TestPythonColdThenWarm(t *testing.T) {
 	// The sink gets the init line, both invocations framed, in order.
 	key := fn.LogGroup + " " + r1.Env["AWS_LAMBDA_LOG_STREAM_NAME"]
 	var lines []string
-	eventually(t, 5*time.Second, "log lines shipped", func() bool {
+	eventually(t, 20*time.Second, "log lines shipped", func() bool {
 		lines = lines[:0]
 		for _, e := range sink.snapshot()[key] {
 			lines = append(lines, e.Message)
