@@ -62,6 +62,14 @@ func (d *Driver) InjectMount(ctx context.Context, h *sandbox.Handle, source, des
 	return nil
 }
 
+// init pins the main goroutine to the process's main thread for good. The
+// thread that joins a sandbox's mount namespace (moveMountInNamespace) must
+// be one the runtime can throw away, and the main thread never is: Go
+// parks it instead, and /proc/self (the main thread's view) would then show
+// the sandbox's mounts to every later reader of /proc/self/mountinfo. With
+// the main goroutine locked to it, no other goroutine ever runs there.
+func init() { goruntime.LockOSThread() }
+
 // moveMountInNamespace moves the detached mount tree onto dest as resolved
 // in the mount namespace nsFD. It runs on a thread of its own that joins
 // that namespace and is then thrown away: a goroutine that exits while
