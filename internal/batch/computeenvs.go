@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/nimbus-dev/nimbus/internal/service"
 	"github.com/nimbus-dev/nimbus/internal/store"
@@ -246,15 +247,21 @@ func (a *API) modifyComputeEnv(ctx context.Context, ref string, fn func(*compute
 
 // settleComputeEnv moves CREATING and UPDATING to VALID once settled.
 func (a *API) settleComputeEnv(rec *computeEnvRecord) {
-	if a.now().Before(rec.SettlesAt) {
+	settle(a.now(), rec.SettlesAt, &rec.Status, &rec.StatusReason, "ComputeEnvironment Healthy")
+}
+
+// settle is the status lifecycle compute environments and job queues
+// share: once settlesAt has passed, CREATING and UPDATING become VALID with
+// the healthy reason, and DELETING becomes DELETED.
+func settle(now, settlesAt time.Time, status, reason *string, healthy string) {
+	if now.Before(settlesAt) {
 		return
 	}
-	switch rec.Status {
+	switch *status {
 	case "CREATING", "UPDATING":
-		rec.Status = "VALID"
-		rec.StatusReason = "ComputeEnvironment Healthy"
+		*status, *reason = "VALID", healthy
 	case "DELETING":
-		rec.Status = "DELETED"
+		*status = "DELETED"
 	}
 }
 

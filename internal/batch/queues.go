@@ -221,16 +221,7 @@ func (a *API) modifyQueue(ctx context.Context, ref string, fn func(tx store.Tx, 
 }
 
 func (a *API) settleQueue(rec *queueRecord) {
-	if a.now().Before(rec.SettlesAt) {
-		return
-	}
-	switch rec.Status {
-	case "CREATING", "UPDATING":
-		rec.Status = "VALID"
-		rec.StatusReason = "JobQueue Healthy"
-	case "DELETING":
-		rec.Status = "DELETED"
-	}
+	settle(a.now(), rec.SettlesAt, &rec.Status, &rec.StatusReason, "JobQueue Healthy")
 }
 
 type describeQueuesInput struct {
