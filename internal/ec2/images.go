@@ -190,10 +190,7 @@ func amiNotFound(ids ...string) error {
 }
 
 func checkImageID(id string) error {
-	if !validResourceID(id, "ami") {
-		return awserr.New(awserr.Validation, "InvalidAMIID.Malformed", "Invalid id: \"%s\" (expecting \"ami-...\")", id)
-	}
-	return nil
+	return checkResourceID(id, "ami", "InvalidAMIID.Malformed")
 }
 
 func imageKey(account, region, id string) store.Key {

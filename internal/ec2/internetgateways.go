@@ -48,10 +48,7 @@ func igwNotFound(id string) error {
 }
 
 func checkIGWID(id string) error {
-	if !validResourceID(id, "igw") {
-		return awserr.New(awserr.Validation, "InvalidInternetGatewayID.Malformed", "Invalid id: \"%s\" (expecting \"igw-...\")", id)
-	}
-	return nil
+	return checkResourceID(id, "igw", "InvalidInternetGatewayID.Malformed")
 }
 
 func getIGW(tx store.Tx, account, reg, id string) (internetGateway, store.Meta, error) {

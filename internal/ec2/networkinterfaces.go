@@ -61,10 +61,7 @@ type describeNetworkInterfacesOutput struct {
 }
 
 func checkNetworkInterfaceID(id string) error {
-	if !validResourceID(id, "eni") {
-		return awserr.New(awserr.Validation, "InvalidNetworkInterfaceId.Malformed", "Invalid id: \"%s\" (expecting \"eni-...\")", id)
-	}
-	return nil
+	return checkResourceID(id, "eni", "InvalidNetworkInterfaceId.Malformed")
 }
 
 func networkInterfacesNotFound(id string) error {

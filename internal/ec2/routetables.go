@@ -80,10 +80,7 @@ func routeTableNotFound(id string) error {
 }
 
 func checkRouteTableID(id string) error {
-	if !validResourceID(id, "rtb") {
-		return awserr.New(awserr.Validation, "InvalidRouteTableID.Malformed", "Invalid id: \"%s\" (expecting \"rtb-...\")", id)
-	}
-	return nil
+	return checkResourceID(id, "rtb", "InvalidRouteTableID.Malformed")
 }
 
 func getRouteTable(tx store.Tx, account, reg, id string) (routeTable, store.Meta, error) {

@@ -112,15 +112,21 @@ func groupNameNotFound(name, vpcID string) error {
 		"The security group '%s' does not exist in default VPC '%s'", name, vpcID)
 }
 
-func malformedGroupID(id string) error {
-	return awserr.New(awserr.Validation, "InvalidGroupId.Malformed", "Invalid id: \"%s\" (expecting \"sg-...\")", id)
-}
+func malformedGroupID(id string) error { return malformedID(id, "sg", "InvalidGroupId.Malformed") }
 
-func checkGroupID(id string) error {
-	if !validResourceID(id, "sg") {
-		return malformedGroupID(id)
+func checkGroupID(id string) error { return checkResourceID(id, "sg", "InvalidGroupId.Malformed") }
+
+// checkResourceID refuses an ID that is not prefix- and 8 or 17 hex digits
+// with the resource's own Malformed code, in EC2's words.
+func checkResourceID(id, prefix, code string) error {
+	if !validResourceID(id, prefix) {
+		return malformedID(id, prefix, code)
 	}
 	return nil
+}
+
+func malformedID(id, prefix, code string) error {
+	return awserr.New(awserr.Validation, code, "Invalid id: \"%s\" (expecting \"%s-...\")", id, prefix)
 }
 
 // validResourceID reports whether id is prefix-, then 8 or 17 hex digits.

@@ -59,10 +59,7 @@ func subnetNotFound(id string) error {
 }
 
 func checkSubnetID(id string) error {
-	if !validResourceID(id, "subnet") {
-		return awserr.New(awserr.Validation, "InvalidSubnetID.Malformed", "Invalid id: \"%s\" (expecting \"subnet-...\")", id)
-	}
-	return nil
+	return checkResourceID(id, "subnet", "InvalidSubnetID.Malformed")
 }
 
 // getSubnet reads one subnet in tx; its not-found error is AWS's.

@@ -124,26 +124,14 @@ func deviceBase(device string) string {
 	return device
 }
 
-var volumeIDPattern = regexp.MustCompile(`^vol-([0-9a-f]{8}|[0-9a-f]{17})$`)
-
-func checkVolumeID(id string) error {
-	if !volumeIDPattern.MatchString(id) {
-		return awserr.New(awserr.Validation, "InvalidVolumeID.Malformed", "Invalid id: \"%s\" (expecting \"vol-...\")", id)
-	}
-	return nil
-}
+func checkVolumeID(id string) error { return checkResourceID(id, "vol", "InvalidVolumeID.Malformed") }
 
 func volumeNotFound(id string) error {
 	return awserr.New(awserr.NotFound, "InvalidVolume.NotFound", "The volume '%s' does not exist.", id)
 }
 
-var snapshotIDPattern = regexp.MustCompile(`^snap-([0-9a-f]{8}|[0-9a-f]{17})$`)
-
 func checkSnapshotID(id string) error {
-	if !snapshotIDPattern.MatchString(id) {
-		return awserr.New(awserr.Validation, "InvalidSnapshotID.Malformed", "Invalid id: \"%s\" (expecting \"snap-...\")", id)
-	}
-	return nil
+	return checkResourceID(id, "snap", "InvalidSnapshotID.Malformed")
 }
 
 func snapshotNotFound(id string) error {

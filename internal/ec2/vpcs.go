@@ -69,10 +69,7 @@ func vpcNotFound(id string) error {
 }
 
 func checkVPCID(id string) error {
-	if !validResourceID(id, "vpc") {
-		return awserr.New(awserr.Validation, "InvalidVpcID.Malformed", "Invalid id: \"%s\" (expecting \"vpc-...\")", id)
-	}
-	return nil
+	return checkResourceID(id, "vpc", "InvalidVpcID.Malformed")
 }
 
 // parseIPv4CIDR parses a CIDR block as EC2 takes one: IPv4, written as its
