@@ -174,7 +174,20 @@ func eventSettings(f *functionRecord, qualifier string) (retries int, maxAge tim
 
 // deliver makes one attempt at an event and records the outcome: done,
 // retried later, or dropped.
-func (a *API) deliver(ctx context.Context, key store.Key, ev *asyncEvent) {
+func (a *API) deliver(ctx context.Context, key store.Key, listed *asyncEvent) {
+	// The dispatcher's listing may predate the outcome of an attempt that
+	// finished since: read the event again now that this worker owns it,
+	// and make the attempt only if it is still due.
+	ev, err := a.currentEvent(ctx, key)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil {
+			a.log.Error("lambda async: read queued event", "event", key.ID, "err", err)
+		}
+		return
+	}
+	if ev.NotBefore.After(a.now()) || ev.RequestID != listed.RequestID {
+		return
+	}
 	log := a.log.With("request_id", ev.RequestID, "function", ev.Function)
 	ref := functionRef{Name: ev.Function, Qualifier: ev.Version}
 	t, err := a.resolveTarget(ctx, key.Account, key.Region, ref, randomWeight)
@@ -226,6 +239,19 @@ func (a *API) deliver(ctx context.Context, key store.Key, ev *asyncEvent) {
 	default:
 		a.finishEvent(ctx, key, nil)
 	}
+}
+
+// currentEvent reads a queued event as the store has it now.
+func (a *API) currentEvent(ctx context.Context, key store.Key) (*asyncEvent, error) {
+	var ev asyncEvent
+	err := a.store.View(ctx, func(tx store.Tx) error {
+		_, err := tx.Get(key, &ev)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ev, nil
 }
 
 // finishEvent deletes a delivered or dropped event (ev nil) or stores its
