@@ -124,14 +124,77 @@ func (c *InstanceController) createVolumeData(ctx context.Context, v *volume) er
 }
 
 func (c *InstanceController) markAttached(ctx context.Context, key store.Key) error {
-	_, err := c.updateVolume(ctx, key, func(cur *volume) bool {
-		if cur.Attachment == nil || cur.Attachment.State != attachAttaching {
-			return false
+	var v volume
+	err := c.e.store.View(ctx, func(tx store.Tx) error {
+		_, err := tx.Get(key, &v)
+		return err
+	})
+	if err != nil {
+		return ignoreGone(err)
+	}
+	a := v.Attachment
+	if a == nil || a.State != attachAttaching {
+		return nil
+	}
+	mounted := c.hotAttach(ctx, key, &v)
+	err = c.e.store.Update(ctx, func(tx store.Tx) error {
+		var cur volume
+		vmeta, err := tx.Get(key, &cur)
+		if err != nil {
+			return err
+		}
+		if cur.Attachment == nil || cur.Attachment.State != attachAttaching || cur.Attachment.InstanceId != a.InstanceId {
+			return nil
 		}
 		cur.Attachment.State = attachAttached
-		return true
+		if _, err := tx.Put(key, &cur, vmeta.Version); err != nil {
+			return err
+		}
+		if !mounted {
+			return nil
+		}
+		var inst instance
+		imeta, err := tx.Get(store.Key{Account: key.Account, Region: key.Region, Kind: kindInstance, ID: a.InstanceId}, &inst)
+		if err != nil {
+			return err
+		}
+		for i := range inst.Volumes {
+			if inst.Volumes[i].VolumeId == cur.VolumeId {
+				inst.Volumes[i].Mounted = true
+			}
+		}
+		_, err = tx.Put(inst.key(), &inst, imeta.Version)
+		return err
 	})
 	return ignoreGone(err)
+}
+
+// hotAttach mounts a volume being attached to a running instance into its
+// sandbox at /mnt/<device>, as EC2 hot-plugs a volume into a running
+// instance, and reports whether it did. Otherwise (a stopped instance, a
+// sandbox between boots, a driver that cannot inject mounts) the volume is
+// mounted when the instance's next sandbox starts.
+func (c *InstanceController) hotAttach(ctx context.Context, key store.Key, v *volume) bool {
+	var inst instance
+	err := c.e.store.View(ctx, func(tx store.Tx) error {
+		_, err := tx.Get(store.Key{Account: key.Account, Region: key.Region, Kind: kindInstance, ID: v.Attachment.InstanceId}, &inst)
+		return err
+	})
+	if err != nil || inst.State != stateRunning {
+		return false
+	}
+	err = c.e.host.AttachVolume(ctx, inst.InstanceId, v.VolumeId, volumeMountPoint(v.Attachment.Device))
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, substrate.ErrUnsupported), errors.Is(err, substrate.ErrNotRunning), errors.Is(err, substrate.ErrNotFound):
+		c.log.Debug("volume controller: volume mounted at the instance's next start", "volume", v.VolumeId,
+			"instance", inst.InstanceId, "reason", err)
+	default:
+		c.log.Warn("volume controller: could not mount the volume into the running instance; it is mounted at its next start",
+			"volume", v.VolumeId, "instance", inst.InstanceId, "err", err)
+	}
+	return false
 }
 
 // growVolume carries out a size increase once nothing mounts the volume.

@@ -141,6 +141,6 @@ type instanceVolume struct {
 	AttachTime          time.Time
 	DeleteOnTermination bool
 	// Mounted is true while the instance's current sandbox mounts the
-	// volume: mounts change only when a sandbox starts.
+	// volume: from its start, or from a hot attach to the running sandbox.
 	Mounted bool
 }

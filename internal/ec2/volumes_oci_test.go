@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -110,15 +111,25 @@ func TestVolumeDataOutlivesInstanceOCI(t *testing.T) {
 	if _, err := h.e.attachVolume(h.ctx, &attachVolumeInput{VolumeId: vol, InstanceId: second, Device: "/dev/xvdg"}); err != nil {
 		t.Fatal(err)
 	}
+	// The volume appears in the running instance, without a reboot.
+	h.waitVolume(vol, "in-use", "attached")
+	readProof := func(when string) {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		code, err := h.host.Exec(context.Background(), second, []string{"cat", filepath.Join(volumeMountPoint("/dev/xvdg"), "proof.txt")}, nil, &out, &errOut)
+		if err != nil || code != 0 || strings.TrimSpace(out.String()) != "written-by-first" {
+			t.Fatalf("cat in the second instance %s = %q (exit %d, %v, stderr %q)", when, out.String(), code, err, errOut.String())
+		}
+	}
+	readProof("right after the attach")
+	if i := slices.IndexFunc(h.record(second).Volumes, func(v instanceVolume) bool { return v.VolumeId == vol }); i < 0 || !h.record(second).Volumes[i].Mounted {
+		t.Errorf("instance volumes after a hot attach = %+v; want %s mounted", h.record(second).Volumes, vol)
+	}
+	// And stays there across a reboot (a new sandbox mounts it at start).
 	boots := h.record(second).Boots
 	if _, err := h.e.rebootInstances(h.ctx, &instanceIDsInput{InstanceIds: []string{second}}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "reboot", func() bool { return h.record(second).Boots > boots })
-	h.waitVolume(vol, "in-use", "attached")
-	var out, errOut bytes.Buffer
-	code, err := h.host.Exec(context.Background(), second, []string{"cat", filepath.Join(volumeMountPoint("/dev/xvdg"), "proof.txt")}, nil, &out, &errOut)
-	if err != nil || code != 0 || strings.TrimSpace(out.String()) != "written-by-first" {
-		t.Fatalf("cat in the second instance = %q (exit %d, %v, stderr %q)", out.String(), code, err, errOut.String())
-	}
+	waitFor(t, "reboot", func() bool { return h.record(second).Boots > boots && h.record(second).State == "running" })
+	readProof("after a reboot")
 }

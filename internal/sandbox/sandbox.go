@@ -193,3 +193,18 @@ type Pauser interface {
 type Snapshotter interface {
 	SnapshotRoot(ctx context.Context, h *Handle, dst string) error
 }
+
+// MountInjector is an optional ability: bind-mount a host path into a
+// running sandbox without restarting it (a Lambda warm spare's code, an EBS
+// volume attached to a running instance).
+type MountInjector interface {
+	InjectMount(ctx context.Context, h *Handle, source, dest string, opts InjectOptions) error
+}
+
+// InjectOptions tune one injected mount.
+type InjectOptions struct {
+	ReadOnly bool
+	// CreateTarget makes the directory dest inside the sandbox first when
+	// it is missing; otherwise a missing dest is an error.
+	CreateTarget bool
+}

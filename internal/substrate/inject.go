@@ -7,19 +7,14 @@ import (
 	"github.com/nimbus-dev/nimbus/internal/sandbox"
 )
 
-// mountInjector is the optional driver ability behind InjectMount (the oci
-// driver has it).
-type mountInjector interface {
-	InjectMount(ctx context.Context, h *sandbox.Handle, source, dest string, readOnly bool) error
-}
-
 // InjectMount bind-mounts the host path source at dest inside a running
-// sandbox (dest must exist there), read-only when asked. Only the sandbox
-// sees the new mount. It is for a sandbox started before it knew what it
-// would run: a Lambda warm spare gets its function's code this way. Drivers
-// without the ability answer ErrUnsupported.
-func (h *Host) InjectMount(ctx context.Context, id, source, dest string, readOnly bool) error {
-	inj, ok := h.driver.(mountInjector)
+// sandbox, read-only when asked (dest must exist there unless
+// opts.CreateTarget). Only the sandbox sees the new mount. It is for a
+// sandbox started before it knew what it would run: a Lambda warm spare
+// gets its function's code this way. Drivers without the ability answer
+// ErrUnsupported.
+func (h *Host) InjectMount(ctx context.Context, id, source, dest string, opts sandbox.InjectOptions) error {
+	inj, ok := h.driver.(sandbox.MountInjector)
 	if !ok {
 		return fmt.Errorf("inject mount into sandbox %s: the %s driver: %w", id, h.driver.Name(), ErrUnsupported)
 	}
@@ -32,5 +27,5 @@ func (h *Host) InjectMount(ctx context.Context, id, source, dest string, readOnl
 	if rec = h.current(e); rec.Phase != phaseRunning {
 		return fmt.Errorf("inject mount into sandbox %s: it is %s: %w", id, rec.Phase, ErrNotRunning)
 	}
-	return inj.InjectMount(ctx, rec.Handle, source, dest, readOnly)
+	return inj.InjectMount(ctx, rec.Handle, source, dest, opts)
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nimbus-dev/nimbus/internal/sandbox"
 	"github.com/nimbus-dev/nimbus/internal/sandbox/fake"
 )
 
@@ -59,7 +60,7 @@ func TestInjectMountUnsupportedByFakeDriver(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer h.Delete(ctx, sb.ID)
-	if err := h.InjectMount(ctx, sb.ID, t.TempDir(), "/data", true); !errors.Is(err, ErrUnsupported) {
+	if err := h.InjectMount(ctx, sb.ID, t.TempDir(), "/data", sandbox.InjectOptions{ReadOnly: true}); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("InjectMount on the fake driver: %v; want ErrUnsupported", err)
 	}
 }

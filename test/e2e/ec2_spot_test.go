@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
+	"os/exec"
 	"strconv"
 	"testing"
 	"time"
@@ -81,5 +83,94 @@ func TestEC2SpotSDK(t *testing.T) {
 	if err != nil || len(reqs.SpotInstanceRequests) != 1 || reqs.SpotInstanceRequests[0].State != ec2types.SpotInstanceStateClosed ||
 		aws.ToString(reqs.SpotInstanceRequests[0].Status.Code) != "instance-terminated-by-user" {
 		t.Errorf("request after terminate = %+v, %v", reqs, err)
+	}
+}
+
+// TestEC2SpotInterruptionAndVolumeReal runs on runc: a spot instance with an
+// EBS volume writes to the volume and watches IMDS for its interruption
+// notice; an on-demand launch that needs its room interrupts it; the volume
+// outlives it and, attached to the running on-demand instance, shows the
+// spot instance's file there without a reboot.
+func TestEC2SpotInterruptionAndVolumeReal(t *testing.T) {
+	requireRealSandboxes(t)
+	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
+		t.Skip("needs mkfs.ext4 (e2fsprogs)")
+	}
+	// Room for one t3.micro (2 vCPUs), and a short notice.
+	n := startRealNimbus(t, "", "--ec2-vcpus", "2", "--ec2-spot-warning", "3s")
+	ctx := context.Background()
+	client := instancesClient(n)
+	ami := busyboxAMI(t, client)
+
+	spotScript := `#!/bin/sh
+echo from-the-spot-instance > /mnt/sdf/proof.txt && sync && echo volume-written
+while :; do
+  a=$(wget -qO- http://169.254.169.254/latest/meta-data/spot/instance-action 2>/dev/null)
+  case "$a" in *terminate*) echo "NOTICE $a"; break;; esac
+  sleep 0.1
+done
+`
+	run, err := client.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(ami), InstanceType: ec2types.InstanceTypeT3Micro,
+		MinCount: aws.Int32(1), MaxCount: aws.Int32(1), UserData: aws.String(base64.StdEncoding.EncodeToString([]byte(spotScript))),
+		InstanceMarketOptions: &ec2types.InstanceMarketOptionsRequest{MarketType: ec2types.MarketTypeSpot},
+		BlockDeviceMappings: []ec2types.BlockDeviceMapping{{DeviceName: aws.String("/dev/sdf"),
+			Ebs: &ec2types.EbsBlockDevice{VolumeSize: aws.Int32(1), DeleteOnTermination: aws.Bool(false)}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spot := aws.ToString(run.Instances[0].InstanceId)
+	waitRunning(t, client, spot)
+	var volID string
+	for _, m := range describeOne(t, client, spot).BlockDeviceMappings {
+		if aws.ToString(m.DeviceName) == "/dev/sdf" && m.Ebs != nil {
+			volID = aws.ToString(m.Ebs.VolumeId)
+		}
+	}
+	if volID == "" {
+		t.Fatalf("no /dev/sdf volume on %s", spot)
+	}
+	waitConsole(t, client, spot, "volume-written")
+
+	readScript := `#!/bin/sh
+until [ -f /mnt/sdg/proof.txt ]; do sleep 0.1; done
+echo "READ $(cat /mnt/sdg/proof.txt)"
+`
+	od, err := client.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(ami), InstanceType: ec2types.InstanceTypeT3Micro,
+		MinCount: aws.Int32(1), MaxCount: aws.Int32(1), UserData: aws.String(base64.StdEncoding.EncodeToString([]byte(readScript)))})
+	if err != nil {
+		t.Fatalf("on-demand launch that needs the spot instance's room: %v", err)
+	}
+	onDemand := aws.ToString(od.Instances[0].InstanceId)
+	// The notice reaches the instance through IMDS before it goes.
+	waitConsole(t, client, spot, `NOTICE {"action": "terminate"`)
+	waitTerminated(t, client, spot)
+	if r := describeOne(t, client, spot).StateReason; r == nil || aws.ToString(r.Code) != "Server.SpotInstanceTermination" {
+		t.Errorf("state reason of the interrupted instance = %+v", r)
+	}
+	waitRunning(t, client, onDemand)
+
+	available := func(o *ec2.VolumeAvailableWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 50*time.Millisecond, 200*time.Millisecond
+	}
+	if err := ec2.NewVolumeAvailableWaiter(client, available).Wait(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{volID}}, time.Minute); err != nil {
+		t.Fatalf("the volume after its instance was interrupted: %v", err)
+	}
+	if _, err := client.AttachVolume(ctx, &ec2.AttachVolumeInput{VolumeId: aws.String(volID), InstanceId: aws.String(onDemand), Device: aws.String("/dev/sdg")}); err != nil {
+		t.Fatal(err)
+	}
+	waitConsole(t, client, onDemand, "READ from-the-spot-instance")
+
+	if _, err := client.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{onDemand}}); err != nil {
+		t.Fatal(err)
+	}
+	waitTerminated(t, client, onDemand)
+	if err := ec2.NewVolumeAvailableWaiter(client, available).Wait(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{volID}}, time.Minute); err != nil {
+		t.Fatalf("the volume after the second instance ended: %v", err)
+	}
+	if _, err := client.DeleteVolume(ctx, &ec2.DeleteVolumeInput{VolumeId: aws.String(volID)}); err != nil {
+		t.Fatal(err)
+	}
+	if h := health(t, n); h.Sandboxes["running"] != 0 {
+		t.Errorf("sandboxes left running: %v", h.Sandboxes)
 	}
 }

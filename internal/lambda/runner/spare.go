@@ -15,6 +15,7 @@ import (
 
 	"github.com/nimbus-dev/nimbus/internal/lambdart"
 	"github.com/nimbus-dev/nimbus/internal/network"
+	"github.com/nimbus-dev/nimbus/internal/sandbox"
 	"github.com/nimbus-dev/nimbus/internal/substrate"
 )
 
@@ -399,7 +400,7 @@ func (p *Pool) claimSpare(ctx context.Context, fn *Function, env *environment, s
 			return fmt.Errorf("execution role credentials: %w", err)
 		}
 	}
-	if err := p.host.InjectMount(ctx, sp.id, fn.CodeDir, taskRoot, true); err != nil {
+	if err := p.host.InjectMount(ctx, sp.id, fn.CodeDir, taskRoot, sandbox.InjectOptions{ReadOnly: true}); err != nil {
 		return err
 	}
 	vars := environ(fn, rt, apiAddr, env.stream, creds, p.awsEndpoint(false))

@@ -14,7 +14,8 @@ import (
 
 // InjectMount bind-mounts the host path source at dest inside a running
 // sandbox, read-only when asked, without restarting it and without any
-// mount propagation between the host and the sandbox.
+// mount propagation between the host and the sandbox. With CreateTarget a
+// missing dest directory is made first, inside the sandbox's own root.
 //
 // Why: a sandbox started ahead of time (a Lambda warm spare) gets its
 // function's code only once an invocation claims it; injecting one mount
@@ -24,7 +25,7 @@ import (
 // this process that has joined the sandbox's mount namespace moves it onto
 // dest. The sandbox's processes see the mount appear; nothing of the host
 // beyond source becomes visible, and the host's namespace is not changed.
-func (d *Driver) InjectMount(ctx context.Context, h *sandbox.Handle, source, dest string, readOnly bool) error {
+func (d *Driver) InjectMount(ctx context.Context, h *sandbox.Handle, source, dest string, opts sandbox.InjectOptions) error {
 	st, err := d.decodeHandle(h)
 	if err != nil {
 		return err
@@ -50,13 +51,13 @@ func (d *Driver) InjectMount(ctx context.Context, h *sandbox.Handle, source, des
 	}
 	defer unix.Close(tree)
 	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV}
-	if readOnly {
+	if opts.ReadOnly {
 		attr.Attr_set |= unix.MOUNT_ATTR_RDONLY
 	}
 	if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
 		return fmt.Errorf("inject mount into sandbox %s: set attributes of %s: %w", h.ID, source, err)
 	}
-	if err := moveMountInNamespace(int(ns.Fd()), tree, dest); err != nil {
+	if err := moveMountInNamespace(int(ns.Fd()), tree, dest, opts.CreateTarget); err != nil {
 		return fmt.Errorf("inject mount into sandbox %s: mount %s at %s: %w", h.ID, source, dest, err)
 	}
 	return nil
@@ -75,7 +76,7 @@ func init() { goruntime.LockOSThread() }
 // that namespace and is then thrown away: a goroutine that exits while
 // locked to its thread takes the thread with it, so no other goroutine
 // ever runs in the sandbox's namespace.
-func moveMountInNamespace(nsFD, tree int, dest string) error {
+func moveMountInNamespace(nsFD, tree int, dest string, create bool) error {
 	errc := make(chan error, 1)
 	go func() {
 		goruntime.LockOSThread()
@@ -89,6 +90,14 @@ func moveMountInNamespace(nsFD, tree int, dest string) error {
 		if err := unix.Setns(nsFD, unix.CLONE_NEWNS); err != nil {
 			errc <- fmt.Errorf("join mount namespace: %w", err)
 			return
+		}
+		// Joining the namespace moved this thread's root to the sandbox's,
+		// so dest (and any symlink on the way) resolves inside it.
+		if create {
+			if err := os.MkdirAll(dest, 0o755); err != nil {
+				errc <- fmt.Errorf("create %s in the sandbox: %w", dest, err)
+				return
+			}
 		}
 		err := unix.MoveMount(tree, "", unix.AT_FDCWD, dest, unix.MOVE_MOUNT_F_EMPTY_PATH)
 		if errors.Is(err, unix.ENOENT) {

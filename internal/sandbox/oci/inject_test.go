@@ -25,7 +25,7 @@ func TestInjectMount(t *testing.T) {
 	h := f.start(spec)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := f.d.InjectMount(ctx, h, src, "/data", true); err != nil {
+	if err := f.d.InjectMount(ctx, h, src, "/data", sandbox.InjectOptions{ReadOnly: true}); err != nil {
 		t.Fatalf("InjectMount: %v", err)
 	}
 	st, err := f.d.Wait(ctx, h)
@@ -43,7 +43,7 @@ func TestInjectMount(t *testing.T) {
 		t.Errorf("the injected file shows in the image root on the host: %v", err)
 	}
 	// An exited sandbox takes no more mounts.
-	if err := f.d.InjectMount(ctx, h, src, "/data", true); !errors.Is(err, sandbox.ErrNotRunning) {
+	if err := f.d.InjectMount(ctx, h, src, "/data", sandbox.InjectOptions{ReadOnly: true}); !errors.Is(err, sandbox.ErrNotRunning) {
 		t.Errorf("InjectMount into an exited sandbox: %v; want ErrNotRunning", err)
 	}
 }
@@ -51,7 +51,31 @@ func TestInjectMount(t *testing.T) {
 func TestInjectMountMissingTarget(t *testing.T) {
 	f := newFixture(t)
 	h := f.start(f.spec("sleep 30"))
-	if err := f.d.InjectMount(context.Background(), h, t.TempDir(), "/no/such/dir", false); err == nil {
+	if err := f.d.InjectMount(context.Background(), h, t.TempDir(), "/no/such/dir", sandbox.InjectOptions{}); err == nil {
 		t.Error("InjectMount onto a missing directory succeeded")
+	}
+}
+
+// TestInjectMountCreatesTarget: with CreateTarget a missing directory is
+// made inside the sandbox (not on the host's image root) and the mount is
+// writable unless asked otherwise.
+func TestInjectMountCreatesTarget(t *testing.T) {
+	f := newFixture(t)
+	src := t.TempDir()
+	spec := f.spec(`until [ -d /mnt/new/vol ] && grep -q ' /mnt/new/vol ' /proc/mounts; do sleep 0.02; done; echo inside > /mnt/new/vol/proof && echo wrote`)
+	h := f.start(spec)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := f.d.InjectMount(ctx, h, src, "/mnt/new/vol", sandbox.InjectOptions{CreateTarget: true}); err != nil {
+		t.Fatalf("InjectMount: %v", err)
+	}
+	if st, err := f.d.Wait(ctx, h); err != nil || st.ExitCode != 0 {
+		t.Fatalf("Wait: %+v, %v", st, err)
+	}
+	if got, err := os.ReadFile(filepath.Join(src, "proof")); err != nil || string(got) != "inside\n" {
+		t.Errorf("file the sandbox wrote through the mount = %q, %v", got, err)
+	}
+	if _, err := os.Stat(filepath.Join(f.root, "mnt", "new")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the target was made in the image root on the host: %v", err)
 	}
 }
