@@ -19,8 +19,11 @@ import (
 // What it does, in order, printing to the console as it goes:
 //   - installs authorized_keys for root and for the image's default user;
 //   - writes /etc/hostname;
-//   - generates SSH host keys (ssh-keygen -A) and starts /usr/sbin/sshd where
-//     the image has it;
+//   - where the image has /usr/sbin/sshd: makes the ed25519 and ECDSA host
+//     keys (milliseconds), starts sshd, then in the background makes the
+//     RSA key (ssh-keygen -A; up to a second or more) and prints the
+//     fingerprints. sshd offers the RSA key from the next boot on; every
+//     current client negotiates ed25519 or ECDSA first;
 //   - runs the user data once per instance if it is a #! script, or the
 //     script rendered from it if it is #cloud-config (cloudconfig.go), with
 //     a semaphore under /var/lib/cloud/instances/<id>/sem in the persistent
@@ -61,12 +64,19 @@ if [ -s $B/authorized_keys ]; then
 	fi
 fi
 if [ -x /usr/sbin/sshd ]; then
-	command -v ssh-keygen >/dev/null 2>&1 && ssh-keygen -A >/dev/null 2>&1
 	mkdir -p /run/sshd && chmod 0755 /run/sshd
-	echo "-----BEGIN SSH HOST KEY FINGERPRINTS-----"
-	for k in /etc/ssh/ssh_host_*_key.pub; do [ -f "$k" ] && ssh-keygen -lf "$k"; done
-	echo "-----END SSH HOST KEY FINGERPRINTS-----"
+	if command -v ssh-keygen >/dev/null 2>&1; then
+		for t in ed25519 ecdsa; do
+			[ -f /etc/ssh/ssh_host_${t}_key ] || ssh-keygen -q -t $t -N '' -f /etc/ssh/ssh_host_${t}_key >/dev/null 2>&1
+		done
+	fi
 	if /usr/sbin/sshd; then echo "nimbus-init: sshd started"; else echo "nimbus-init: sshd failed to start"; fi
+	{
+		command -v ssh-keygen >/dev/null 2>&1 && ssh-keygen -A >/dev/null 2>&1
+		echo "-----BEGIN SSH HOST KEY FINGERPRINTS-----"
+		for k in /etc/ssh/ssh_host_*_key.pub; do [ -f "$k" ] && ssh-keygen -lf "$k"; done
+		echo "-----END SSH HOST KEY FINGERPRINTS-----"
+	} &
 fi
 echo "Cloud-init v. nimbus running 'modules:final' at $(now). Up $(up) seconds."
 D=/var/lib/cloud/instances/$ID
