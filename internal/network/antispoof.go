@@ -29,9 +29,19 @@ func (m *Manager) addAntiSpoofing(c *nftables.Conn) {
 	accept := nftables.ChainPolicyAccept
 	chain := c.AddChain(&nftables.Chain{Name: "sandbox-sources", Table: table, Type: nftables.ChainTypeFilter,
 		Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityFilter, Policy: &accept})
-	for _, id := range m.sortedIDsLocked(func(r *record) bool { return r.Attachment.Complete && r.Attachment.HostVeth != "" }) {
-		a := m.records[id].Attachment
-		comment := userdata.AppendString(nil, userdata.TypeComment, "sandbox "+id)
+	// Spares get theirs when made, so that claiming one changes no rule.
+	var guarded []*record
+	for _, recs := range []map[string]*record{m.records, m.spares} {
+		for _, r := range recs {
+			if r.Attachment.Complete && r.Attachment.HostVeth != "" {
+				guarded = append(guarded, r)
+			}
+		}
+	}
+	slices.SortFunc(guarded, compareIDs)
+	for _, r := range guarded {
+		a := r.Attachment
+		comment := userdata.AppendString(nil, userdata.TypeComment, "veth "+a.HostVeth)
 		drop := []expr.Any{verdict(expr.VerdictDrop)}
 		c.AddRule(&nftables.Rule{Table: table, Chain: chain, UserData: comment, Exprs: concat(
 			matchIIF(a.HostVeth), matchEtherType(unix.ETH_P_IP), matchAddrNot(ipv4SaddrOffset, a.IP), drop)})

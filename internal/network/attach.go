@@ -23,6 +23,9 @@ type AttachOptions struct {
 
 // Attach gives the sandbox a new network namespace on the named network
 // ("" is the default network) and returns what the sandbox driver joins.
+// Without a requested IP or interface name it takes a prepared attachment
+// from the network's pool when one is ready (pool.go), whose namespace file
+// is then named for the spare, not for the sandbox.
 // On error nothing is left behind (should the undo fail too, an incomplete
 // attachment stays listed for Detach or CleanupStale).
 func (m *Manager) Attach(ctx context.Context, sandboxID, networkName string, opts AttachOptions) (*sandbox.NetworkAttachment, error) {
@@ -33,7 +36,7 @@ func (m *Manager) Attach(ctx context.Context, sandboxID, networkName string, opt
 		networkName = DefaultNetworkName
 	}
 	if opts.IfName == "" {
-		opts.IfName = "eth0"
+		opts.IfName = defaultIfName
 	}
 	m.mu.Lock()
 	n, ok := m.networks[networkName]
@@ -49,9 +52,28 @@ func (m *Manager) Attach(ctx context.Context, sandboxID, networkName string, opt
 		m.mu.Unlock()
 		return nil, fmt.Errorf("attach %s: %w", sandboxID, ErrAlreadyExists)
 	}
+	if m.poolSize > 0 && !opts.IP.IsValid() && opts.IfName == defaultIfName {
+		rec, err := m.claimSpareLocked(sandboxID, n)
+		if err != nil {
+			m.mu.Unlock()
+			return nil, fmt.Errorf("attach %s: claim a spare: %w", sandboxID, err)
+		}
+		if rec != nil {
+			m.mu.Unlock()
+			m.log.DebugContext(ctx, "sandbox attached from the pool", "sandbox", sandboxID, "network", n.Name, "ip", rec.Attachment.IP, "spare", rec.CNIContainerID)
+			return rec.sandboxAttachment(), nil
+		}
+	}
 	m.busy[sandboxID] = true
+	m.slowAttaches++
 	m.mu.Unlock()
-	defer m.clearBusy(sandboxID)
+	defer m.endSlowAttach(sandboxID)
+
+	if opts.IP.IsValid() && m.poolSize > 0 {
+		if err := m.evictSpareHolding(ctx, n.Name, opts.IP); err != nil {
+			return nil, fmt.Errorf("attach %s: free %s from a spare: %w", sandboxID, opts.IP, err)
+		}
+	}
 
 	netnsPath := filepath.Join(m.opts.NetNSDir, sandboxID)
 	if _, err := os.Lstat(netnsPath); err == nil {
@@ -71,9 +93,10 @@ func (m *Manager) Attach(ctx context.Context, sandboxID, networkName string, opt
 			IfName:    opts.IfName,
 			CreatedAt: time.Now().UTC(),
 		},
-		NetworkDef:  n,
-		CNIConfList: confList,
-		RequestedIP: opts.IP,
+		NetworkDef:     n,
+		CNIConfList:    confList,
+		RequestedIP:    opts.IP,
+		CNIContainerID: sandboxID,
 	}
 	// The record goes first: whatever a crash interrupts below, a restarted
 	// nimbus finds the record and can undo it.
@@ -116,11 +139,27 @@ func (m *Manager) Attach(ctx context.Context, sandboxID, networkName string, opt
 		return nil, fmt.Errorf("attach %s: %w", sandboxID, err)
 	}
 	m.log.DebugContext(ctx, "sandbox attached", "sandbox", sandboxID, "network", n.Name, "ip", res.IP)
+	return rec.sandboxAttachment(), nil
+}
+
+// sandboxAttachment is what the sandbox driver joins.
+func (r *record) sandboxAttachment() *sandbox.NetworkAttachment {
 	return &sandbox.NetworkAttachment{
-		NetNSPath: rec.Attachment.NetNSPath,
-		IP:        res.IP.String(),
-		Gateway:   res.Gateway.String(),
-	}, nil
+		NetNSPath: r.Attachment.NetNSPath,
+		IP:        r.Attachment.IP.String(),
+		Gateway:   r.Attachment.Gateway.String(),
+	}
+}
+
+// endSlowAttach ends a slow-path Attach; the last one in flight lets the
+// refiller go on.
+func (m *Manager) endSlowAttach(sandboxID string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.busy, sandboxID)
+	if m.slowAttaches--; m.slowAttaches == 0 && !m.closed {
+		m.kickRefill()
+	}
 }
 
 func (m *Manager) setUp(ctx context.Context, rec *record) (*cniResult, error) {
@@ -128,7 +167,7 @@ func (m *Manager) setUp(ctx context.Context, rec *record) (*cniResult, error) {
 	if err := createNetNS(a.NetNSPath); err != nil {
 		return nil, err
 	}
-	return m.cniAdd(ctx, rec.CNIConfList, runtimeConf(a.SandboxID, a.NetNSPath, a.IfName, rec.RequestedIP))
+	return m.cniAdd(ctx, rec.CNIConfList, runtimeConf(rec.containerID(), a.NetNSPath, a.IfName, rec.RequestedIP))
 }
 
 // Detach removes the sandbox's firewall rules, veth, address lease and
@@ -156,7 +195,8 @@ func (m *Manager) Detach(ctx context.Context, sandboxID string) error {
 }
 
 // tearDown undoes setUp in reverse, each step tolerating what is already
-// gone, and forgets the record last so a failure can be retried.
+// gone, and forgets the record last so a failure can be retried. It serves
+// sandboxes' attachments and spares alike.
 func (m *Manager) tearDown(ctx context.Context, rec *record) error {
 	a := rec.Attachment
 	if a.Complete {
@@ -175,7 +215,7 @@ func (m *Manager) tearDown(ctx context.Context, rec *record) error {
 		// The plugins then only release the lease.
 		netns = ""
 	}
-	if err := m.cniDel(ctx, rec.CNIConfList, runtimeConf(a.SandboxID, netns, a.IfName, rec.RequestedIP)); err != nil {
+	if err := m.cniDel(ctx, rec.CNIConfList, runtimeConf(rec.containerID(), netns, a.IfName, rec.RequestedIP)); err != nil {
 		return err
 	}
 	if err := removeNetNS(a.NetNSPath); err != nil {
@@ -186,7 +226,11 @@ func (m *Manager) tearDown(ctx context.Context, rec *record) error {
 	if err := m.removeRecord(a.SandboxID); err != nil {
 		return err
 	}
-	delete(m.records, a.SandboxID)
+	if rec.Spare {
+		delete(m.spares, a.SandboxID)
+	} else {
+		delete(m.records, a.SandboxID)
+	}
 	return nil
 }
 
@@ -198,6 +242,7 @@ func (m *Manager) clearBusy(sandboxID string) {
 
 // SandboxByAddr finds the sandbox holding addr on the network whose
 // gateway is gateway (networks may overlap, gateways of one host do not).
+// Spares are no sandbox's and never found.
 func (m *Manager) SandboxByAddr(gateway, addr netip.Addr) (Attachment, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -34,6 +34,11 @@ type Options struct {
 	MetadataPort int
 	// Networks are defined at start; DefaultNetwork() when empty.
 	Networks []Network
+	// PoolSize is how many prepared attachments (spares) each network that
+	// has been attached to keeps ready for Attach (pool.go):
+	// DefaultPoolSize when zero, none (the pool off) when NoPool or any
+	// other negative number.
+	PoolSize int
 	Logger   *slog.Logger
 }
 
@@ -56,15 +61,29 @@ type Manager struct {
 	mu       sync.Mutex
 	networks map[string]Network
 	records  map[string]*record
-	busy     map[string]bool // sandboxes with an Attach or Detach in progress
+	busy     map[string]bool // sandboxes and spares with an attach, detach or removal in progress
 	// gatewayPorts are TCP ports on each gateway that sandboxes may always
 	// reach, beside MetadataPort (AllowGatewayPort).
 	gatewayPorts []uint16
+
+	// The attachment pool (pool.go).
+	poolSize     int                // spares per network; 0 when the pool is off
+	pools        map[string]*pool   // by network name, only networks attached to
+	spares       map[string]*record // every spare held, by spare ID: pooled, being prepared or unpooled
+	preparing    *preparation       // the spare the refiller is making, if any
+	draining     map[string]int     // networks whose pool DeleteNetwork or DefineNetwork is removing
+	slowAttaches int                // slow-path Attaches in flight; refill waits for none
+	closed       bool               // Close was called: no more pools
+	refillKick   chan struct{}      // nil when the pool is off
+	refillStop   chan struct{}
+	refillDone   chan struct{}
 }
 
 // NewManager loads the attachments a previous nimbus left in StateDir (they
-// are listed by List and can be detached or cleaned), defines the
-// configured networks and installs the nftables table.
+// are listed by List and can be detached or cleaned), removes the spares it
+// left (a spare holds no sandbox, and a fresh one costs only a refill),
+// defines the configured networks, installs the nftables table and starts
+// the refiller of the attachment pool, which Close or Teardown stops.
 func NewManager(ctx context.Context, opts Options) (_ *Manager, err error) {
 	if opts.StateDir == "" {
 		return nil, fmt.Errorf("%w: network state dir is required", ErrInvalid)
@@ -116,12 +135,26 @@ func NewManager(ctx context.Context, opts Options) (_ *Manager, err error) {
 		log:      opts.Logger,
 		networks: make(map[string]Network),
 		busy:     make(map[string]bool),
+		records:  make(map[string]*record),
+		pools:    make(map[string]*pool),
+		spares:   make(map[string]*record),
+		draining: make(map[string]int),
+		poolSize: max(opts.PoolSize, 0),
+	}
+	if opts.PoolSize == 0 {
+		m.poolSize = DefaultPoolSize
 	}
 	recs, err := m.loadRecords()
 	if err != nil {
 		return nil, err
 	}
-	m.records = recs
+	for id, r := range recs {
+		if r.Spare {
+			m.spares[id] = r
+		} else {
+			m.records[id] = r
+		}
+	}
 	for _, n := range opts.Networks {
 		n, err := n.withDefaults()
 		if err != nil {
@@ -133,9 +166,22 @@ func NewManager(ctx context.Context, opts Options) (_ *Manager, err error) {
 		m.networks[n.Name] = n
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := m.applyFirewallLocked(); err != nil {
+	err = m.applyFirewallLocked()
+	leftover := m.takeSparesLocked("")
+	m.mu.Unlock()
+	if err != nil {
 		return nil, err
+	}
+	if err := m.removeSpares(ctx, leftover); err != nil {
+		// Not fatal: they stay unpooled, and the refiller, CleanupStale,
+		// Close and Teardown try again.
+		m.log.WarnContext(ctx, "network: remove spares a previous nimbus left", "err", err)
+	}
+	if m.poolSize > 0 {
+		m.refillKick = make(chan struct{}, 1)
+		m.refillStop = make(chan struct{})
+		m.refillDone = make(chan struct{})
+		go m.refill()
 	}
 	return m, nil
 }
@@ -158,11 +204,27 @@ func enableBridgeFirewalling() error {
 }
 
 // DefineNetwork adds a network (or replaces the definition of one with no
-// attachments). Its bridge appears with the first attachment.
+// attachments, removing the spares made to the old one). Its bridge appears
+// with the first attachment.
 func (m *Manager) DefineNetwork(ctx context.Context, n Network) error {
 	n, err := n.withDefaults()
 	if err != nil {
 		return err
+	}
+	m.mu.Lock()
+	old, ok := m.networks[n.Name]
+	redefine := ok && !sameSegment(old, n) && !m.inUseLocked(n.Name)
+	m.mu.Unlock()
+	if redefine {
+		err := m.drainPool(ctx, n.Name)
+		defer func() {
+			m.mu.Lock()
+			m.endDrainLocked(n.Name)
+			m.mu.Unlock()
+		}()
+		if err != nil {
+			return fmt.Errorf("redefine network %s: remove its spares: %w", n.Name, err)
+		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -218,11 +280,28 @@ func (m *Manager) Networks() []Network {
 	return out
 }
 
-// DeleteNetwork removes a network with no attachments: its bridge, its
-// leases directory and its metadata rule.
+// DeleteNetwork removes a network with no attachments: its pool of
+// spares (which do not count as attachments), its bridge, its leases
+// directory and its metadata rule.
 func (m *Manager) DeleteNetwork(ctx context.Context, name string) error {
 	m.mu.Lock()
+	_, ok := m.networks[name]
+	inUse := m.inUseLocked(name)
+	m.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("delete network %s: %w", name, ErrNotFound)
+	}
+	if inUse {
+		return fmt.Errorf("delete network %s: %w", name, ErrInUse)
+	}
+	err := m.drainPool(ctx, name)
+	m.mu.Lock()
 	defer m.mu.Unlock()
+	defer m.endDrainLocked(name)
+	if err != nil {
+		return fmt.Errorf("delete network %s: remove its spares: %w", name, err)
+	}
+	// Checked again: an Attach may have come in while the pool drained.
 	n, ok := m.networks[name]
 	if !ok {
 		return fmt.Errorf("delete network %s: %w", name, ErrNotFound)
@@ -271,8 +350,9 @@ func (m *Manager) knownNetworksLocked() []Network {
 	return out
 }
 
-// List reports every attachment the manager knows, including ones a
+// List reports every sandbox attachment the manager knows, including ones a
 // previous nimbus made and incomplete ones from an interrupted Attach.
+// Spares are no sandbox's and not listed (see ReadySpares).
 func (m *Manager) List(ctx context.Context) ([]Attachment, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -298,6 +378,8 @@ func (m *Manager) Attachment(sandboxID string) (Attachment, error) {
 // CleanupStale detaches every recorded attachment whose sandbox keep says is
 // gone, and every incomplete one; it is run after a restart once the
 // controllers know which sandboxes survived. It returns the detached IDs.
+// It also removes spares in no pool (ones whose earlier removal failed);
+// pooled spares stay.
 func (m *Manager) CleanupStale(ctx context.Context, keep func(sandboxID string) bool) ([]string, error) {
 	atts, err := m.List(ctx)
 	if err != nil {
@@ -305,6 +387,15 @@ func (m *Manager) CleanupStale(ctx context.Context, keep func(sandboxID string) 
 	}
 	var detached []string
 	var errs []error
+	m.mu.Lock()
+	unpooled := m.unpooledSparesLocked("")
+	for _, s := range unpooled {
+		m.busy[s.Attachment.SandboxID] = true
+	}
+	m.mu.Unlock()
+	if err := m.removeSpares(ctx, unpooled); err != nil {
+		errs = append(errs, err)
+	}
 	for _, a := range atts {
 		if a.Complete && keep(a.SandboxID) {
 			continue
@@ -318,12 +409,16 @@ func (m *Manager) CleanupStale(ctx context.Context, keep func(sandboxID string) 
 	return detached, errors.Join(errs...)
 }
 
-// Teardown detaches every sandbox, deletes every defined network's bridge,
+// Teardown stops the pool's refiller and removes every spare (Close),
+// detaches every sandbox, deletes every defined network's bridge,
 // removes the nftables tables and unmounts the namespace directory's own
 // mount (left in place while anything else is in it or mounted under it):
 // the host is left as if nimbus had never run, apart from the (empty) state
 // and namespace directories.
 func (m *Manager) Teardown(ctx context.Context) error {
+	if err := m.Close(ctx); err != nil {
+		return fmt.Errorf("teardown: %w", err)
+	}
 	_, err := m.CleanupStale(ctx, func(string) bool { return false })
 	if err != nil {
 		return fmt.Errorf("teardown: %w", err)

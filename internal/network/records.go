@@ -13,7 +13,10 @@ import (
 
 // recordVersion is bumped whenever the on-disk attachment record changes
 // shape, so that a newer nimbus can recognise an older one's state.
-const recordVersion = 1
+// Version 2 added CNIContainerID and Spare (the attachment pool); a
+// version 1 record reads as a version 2 one whose CNI container ID is its
+// sandbox ID, which it always was.
+const recordVersion = 2
 
 // Attachment is one sandbox's place on a network, as known to the manager.
 type Attachment struct {
@@ -40,6 +43,23 @@ type record struct {
 	NetworkDef  Network
 	CNIConfList json.RawMessage
 	RequestedIP netip.Addr // the static address asked for, if any
+	// CNIContainerID is the container ID the CNI plugins know the
+	// attachment by (its lease, its cached result), needed again for DEL:
+	// the sandbox ID, or the spare's ID for an attachment claimed from the
+	// pool. Empty in version 1 records.
+	CNIContainerID string `json:",omitempty"`
+	// Spare marks a prepared attachment no sandbox holds yet (pool.go); its
+	// Attachment.SandboxID is then the spare's own ID, which no sandbox ID
+	// can equal.
+	Spare bool `json:",omitempty"`
+}
+
+// containerID is the CNI container ID of the attachment.
+func (r *record) containerID() string {
+	if r.CNIContainerID != "" {
+		return r.CNIContainerID
+	}
+	return r.Attachment.SandboxID
 }
 
 func (m *Manager) recordPath(sandboxID string) string {
@@ -109,10 +129,27 @@ func (m *Manager) loadRecords() (map[string]*record, error) {
 		if err := json.Unmarshal(b, &r); err != nil {
 			return nil, fmt.Errorf("decode attachment record %s: %w", name, err)
 		}
-		if r.Version != recordVersion {
-			return nil, fmt.Errorf("attachment record %s has version %d, this nimbus knows %d", name, r.Version, recordVersion)
+		if r.Version < 1 || r.Version > recordVersion {
+			return nil, fmt.Errorf("attachment record %s has version %d, this nimbus knows 1 to %d", name, r.Version, recordVersion)
 		}
 		out[r.Attachment.SandboxID] = &r
+	}
+	// A claim writes the sandbox's record before it removes the spare's: a
+	// crash between the two leaves both, naming one CNI container, and the
+	// sandbox's is the one that holds it.
+	claimed := make(map[string]bool)
+	for _, r := range out {
+		if !r.Spare && r.CNIContainerID != "" {
+			claimed[r.CNIContainerID] = true
+		}
+	}
+	for id, r := range out {
+		if r.Spare && claimed[id] {
+			if err := m.removeRecord(id); err != nil {
+				return nil, err
+			}
+			delete(out, id)
+		}
 	}
 	return out, nil
 }

@@ -32,6 +32,15 @@ func TestMain(m *testing.M) {
 type childSpec struct {
 	Options   Options
 	SandboxID string
+	// WaitForSpares makes the child report only once its pool is full.
+	WaitForSpares bool
+}
+
+// childReport is what the child prints: its sandbox's attachment and,
+// with WaitForSpares, its ready spares.
+type childReport struct {
+	Sandbox Attachment
+	Spares  []Attachment
 }
 
 func runChild(spec string) error {
@@ -54,15 +63,25 @@ func runChild(spec string) error {
 	if err != nil {
 		return err
 	}
-	return json.NewEncoder(os.Stdout).Encode(a)
+	report := childReport{Sandbox: a}
+	if cs.WaitForSpares {
+		deadline := time.Now().Add(30 * time.Second)
+		for m.ReadySpares(a.Network) < m.poolSize {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("pool of %s never filled", a.Network)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		report.Spares = readySpares(m, a.Network)
+	}
+	return json.NewEncoder(os.Stdout).Encode(report)
 }
 
-func TestRecoveryAfterKill(t *testing.T) {
-	requireHost(t)
-	t.Parallel()
-	opts := testOptions(t)
-	id := "sb-crash-" + randomHex(t, 3)
-	spec, err := json.Marshal(childSpec{Options: opts, SandboxID: id})
+// startChild runs a child nimbus, waits for its report and kills it, as a
+// crash would.
+func startChild(t *testing.T, cs childSpec) childReport {
+	t.Helper()
+	spec, err := json.Marshal(cs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,10 +105,19 @@ func TestRecoveryAfterKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	child.Wait()
-	var before Attachment
-	if err := json.Unmarshal([]byte(line), &before); err != nil {
+	var report childReport
+	if err := json.Unmarshal([]byte(line), &report); err != nil {
 		t.Fatalf("decode child report %q: %v", line, err)
 	}
+	return report
+}
+
+func TestRecoveryAfterKill(t *testing.T) {
+	requireHost(t)
+	t.Parallel()
+	opts := testOptions(t)
+	id := "sb-crash-" + randomHex(t, 3)
+	before := startChild(t, childSpec{Options: opts, SandboxID: id}).Sandbox
 
 	// The dead nimbus's attachment is still on the host.
 	if !isNetNS(before.NetNSPath) {

@@ -62,7 +62,11 @@ func RandomInt(t testing.TB, limit int64) int64 {
 // Private returns options for one test-private network named prefix plus a
 // random suffix, on a random /24 in 10.firstOctet.0.0 to
 // 10.(firstOctet+span-1).255.0, so packages that test at the same time use
-// disjoint ranges. StateDir and NetNSDir are left to the caller.
+// disjoint ranges. StateDir and NetNSDir are left to the caller. The
+// attachment pool is off (PoolSize NoPool): its spares hold a veth, a lease
+// and a netns file with no sandbox, which leak checks that look at the
+// bridge, the leases or the netns directory would count; a test of the pool
+// sets PoolSize.
 func Private(t testing.TB, prefix string, firstOctet, span int) network.Options {
 	name := prefix + RandomHex(t, 3)
 	subnet := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(int64(firstOctet) + RandomInt(t, int64(span))), byte(RandomInt(t, 256)), 0}), 24)
@@ -70,5 +74,6 @@ func Private(t testing.TB, prefix string, firstOctet, span int) network.Options 
 		TableName:    name,
 		MetadataPort: int(20000 + RandomInt(t, 20000)),
 		Networks:     []network.Network{{Name: name, Subnet: subnet}},
+		PoolSize:     network.NoPool,
 	}
 }
