@@ -16,7 +16,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nimbus-dev/nimbus/internal/awserr"
@@ -53,10 +52,10 @@ type IAM struct {
 	// parsed caches parsed policy documents by kind and text: documents
 	// are immutable once stored, and parsing dominates authorization.
 	parsed sync.Map // parsedKey -> *policy.Policy
-	// principalCache holds principals' gathered policies by store
-	// revision (principal.go); cachedPrincipals counts its entries.
-	principalCache   sync.Map // string -> policyCacheEntry
-	cachedPrincipals atomic.Int64
+	// changes counts IAM's writes; principals caches principals' gathered
+	// policies while it is unchanged (changes.go, principalcache.go).
+	changes    *changeCounter
+	principals principalCache
 }
 
 type parsedKey struct {
@@ -70,7 +69,8 @@ func New(opts Options) *IAM {
 	if now == nil {
 		now = time.Now
 	}
-	return &IAM{store: opts.Store, now: now}
+	changes := &changeCounter{}
+	return &IAM{store: countingStore{Store: opts.Store, changes: changes}, now: now, changes: changes}
 }
 
 // Service returns the IAM API service.

@@ -1,7 +1,6 @@
 package iam
 
 import (
-	"context"
 	"errors"
 	"strings"
 
@@ -27,6 +26,9 @@ type principalPolicies struct {
 	// principalARN is aws:PrincipalArn: the user's ARN, or a session's role ARN.
 	principalARN string
 	userName     string // aws:username, users only
+	// context is principalContext, computed once for a cached entry; nil
+	// elsewhere. Shared: copy it, never modify it.
+	context policy.Context
 }
 
 // roleNameFromSessionARN reads ROLE from arn:aws:sts::ACCT:assumed-role/ROLE/SESSION.
@@ -37,43 +39,6 @@ func roleNameFromSessionARN(arn string) string {
 	}
 	role, _, _ := strings.Cut(rest, "/")
 	return role
-}
-
-// policyCacheEntry is a principal's policies as of a store revision.
-type policyCacheEntry struct {
-	revision int64
-	policies *principalPolicies
-}
-
-// maxCachedPrincipals bounds the cache; past it the cache starts afresh.
-const maxCachedPrincipals = 4096
-
-// cachedPoliciesOf is policiesOf through a cache keyed by principal and
-// valid while the store's revision is unchanged: any committed write
-// (anywhere) invalidates it, so it can never serve a stale policy.
-func (m *IAM) cachedPoliciesOf(ctx context.Context, p *identity.Principal) (*principalPolicies, error) {
-	k := p.ARN + "|" + p.AccessKey
-	var out *principalPolicies
-	err := m.store.View(ctx, func(tx store.Tx) error {
-		rev, err := tx.Revision()
-		if err != nil {
-			return err
-		}
-		if e, ok := m.principalCache.Load(k); ok && e.(policyCacheEntry).revision == rev {
-			out = e.(policyCacheEntry).policies
-			return nil
-		}
-		if out, err = m.policiesOf(tx, p); err != nil {
-			return err
-		}
-		if m.cachedPrincipals.Add(1) > maxCachedPrincipals {
-			m.principalCache.Clear()
-			m.cachedPrincipals.Store(0)
-		}
-		m.principalCache.Store(k, policyCacheEntry{rev, out})
-		return nil
-	})
-	return out, err
 }
 
 // policiesOf gathers a principal's policies within a transaction.

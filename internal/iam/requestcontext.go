@@ -1,6 +1,7 @@
 package iam
 
 import (
+	"maps"
 	"strconv"
 	"strings"
 
@@ -8,22 +9,38 @@ import (
 	"github.com/nimbus-dev/nimbus/internal/policy"
 )
 
-// requestContext builds the global condition keys of a request.
+// requestContext builds the global condition keys of a request: the
+// principal's own, then the request's.
 func (m *IAM) requestContext(pp *principalPolicies, p *identity.Principal, call *identity.Call) policy.Context {
+	principal := pp.context
+	if principal == nil {
+		principal = principalContext(pp, p)
+	}
+	ctx := make(policy.Context, len(principal)+6)
+	maps.Copy(ctx, principal)
 	now := m.now().UTC()
-	ctx := policy.Context{}
-	ctx.Set("aws:CurrentTime", now.Format("2006-01-02T15:04:05Z"))
-	ctx.Set("aws:EpochTime", strconv.FormatInt(now.Unix(), 10))
-	ctx.Set("aws:SecureTransport", strconv.FormatBool(call.Secure))
+	// The keys are written lower case, as policy.Context keeps them, so
+	// that no request pays for lowering constants.
+	ctx["aws:currenttime"] = []string{now.Format("2006-01-02T15:04:05Z")}
+	ctx["aws:epochtime"] = []string{strconv.FormatInt(now.Unix(), 10)}
+	ctx["aws:securetransport"] = []string{strconv.FormatBool(call.Secure)}
 	if call.SourceIP != "" {
-		ctx.Set("aws:SourceIp", call.SourceIP)
+		ctx["aws:sourceip"] = []string{call.SourceIP}
 	}
 	if call.Region != "" {
-		ctx.Set("aws:RequestedRegion", call.Region)
+		ctx["aws:requestedregion"] = []string{call.Region}
 	}
+	ctx["aws:userid"] = []string{p.UserID}
+	return ctx
+}
+
+// principalContext is the condition keys that depend only on who the
+// principal is. The cache computes it once per entry; requests copy it,
+// sharing its value slices, which nothing modifies in place.
+func principalContext(pp *principalPolicies, p *identity.Principal) policy.Context {
+	ctx := make(policy.Context, 4+len(pp.tags))
 	ctx.Set("aws:PrincipalAccount", p.Account)
 	ctx.Set("aws:PrincipalArn", pp.principalARN)
-	ctx.Set("aws:userid", p.UserID)
 	switch p.Type {
 	case identity.User:
 		ctx.Set("aws:PrincipalType", "User")
