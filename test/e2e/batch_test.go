@@ -224,10 +224,11 @@ func TestBatchCLI(t *testing.T) {
 
 // TestBatchEC2ComputeEnvironment checks that an EC2 compute environment
 // launches instances visible to DescribeInstances while its jobs run, and
-// terminates them down to minvCpus afterwards. The fake driver stands in
-// for sandboxes: what is tested is the scaling, not the workloads.
+// terminates them down to minvCpus afterwards, on runc: the instances and
+// the job are real sandboxes.
 func TestBatchEC2ComputeEnvironment(t *testing.T) {
-	n := startNimbus(t, "")
+	requireRealSandboxes(t)
+	n := startRealNimbus(t, "")
 	c := batchClient(n)
 	requireBatch(t, c)
 	ctx := context.Background()
@@ -247,10 +248,9 @@ func TestBatchEC2ComputeEnvironment(t *testing.T) {
 		ComputeEnvironmentOrder: []batchtypes.ComputeEnvironmentOrder{{Order: aws.Int32(1), ComputeEnvironment: aws.String("ec2-ce")}}}); err != nil {
 		t.Fatal(err)
 	}
-	// The fake driver runs "fake sleep=3s" as a sandbox that lives 3 s.
 	if _, err := c.RegisterJobDefinition(ctx, &batch.RegisterJobDefinitionInput{JobDefinitionName: aws.String("nap"),
 		Type: batchtypes.JobDefinitionTypeContainer, ContainerProperties: &batchtypes.ContainerProperties{Image: aws.String("busybox"),
-			Command: []string{"fake", "exit=0", "sleep=3s"},
+			Command: []string{"sh", "-c", "sleep 3; echo napped on $(nproc) cpus"},
 			ResourceRequirements: []batchtypes.ResourceRequirement{{Type: batchtypes.ResourceTypeVcpu, Value: aws.String("2")},
 				{Type: batchtypes.ResourceTypeMemory, Value: aws.String("64")}}}}); err != nil {
 		t.Fatal(err)
@@ -276,6 +276,11 @@ func TestBatchEC2ComputeEnvironment(t *testing.T) {
 	}
 	waitJob(t, c, aws.ToString(out.JobId), batchtypes.JobStatusRunning, 30*time.Second)
 	waitFor(t, 10*time.Second, func() bool { return len(batchInstances()) == 1 })
-	waitJob(t, c, aws.ToString(out.JobId), batchtypes.JobStatusSucceeded, 30*time.Second)
+	done := waitJob(t, c, aws.ToString(out.JobId), batchtypes.JobStatusSucceeded, 30*time.Second)
+	waitFor(t, 20*time.Second, func() bool {
+		logs, err := cloudwatchlogs.NewFromConfig(n.cfg()).GetLogEvents(ctx, &cloudwatchlogs.GetLogEventsInput{
+			LogGroupName: aws.String("/aws/batch/job"), LogStreamName: done.Container.LogStreamName, StartFromHead: aws.Bool(true)})
+		return err == nil && len(logs.Events) == 1 && strings.HasPrefix(aws.ToString(logs.Events[0].Message), "napped on ")
+	})
 	waitFor(t, 15*time.Second, func() bool { return len(batchInstances()) == 0 })
 }
