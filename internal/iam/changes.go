@@ -55,8 +55,19 @@ type countingTx struct {
 }
 
 func (t *countingTx) Create(key store.Key, v any) (store.Meta, error) {
-	t.wrote = true
+	if !isNewSession(key.Kind, 1) {
+		t.wrote = true
+	}
 	return t.Tx.Create(key, v)
+}
+
+// isNewSession reports a write that creates an STS session. It changes no
+// cached answer: a session is found by its access key, drawn at random as
+// it is created, so nothing can have been cached about it before, and
+// failures are never cached. Not counting it keeps the caches warm while
+// workloads mint credentials (every Lambda cold start does).
+func isNewSession(kind string, version int64) bool {
+	return kind == kindSession && version == 1
 }
 
 func (t *countingTx) Put(key store.Key, v any, ifVersion int64) (store.Meta, error) {
@@ -84,8 +95,12 @@ func (m *IAM) Run(ctx context.Context) error {
 	}
 	// Writes committed before Watch returned are not delivered.
 	m.changes.bump()
-	// Each event, a Resync included, is a change the caches may not hold.
-	for range events {
+	// Every other event, a Resync included, is a change the caches may not
+	// hold.
+	for ev := range events {
+		if ev.Type == store.EventPut && isNewSession(ev.Key.Kind, ev.Version) {
+			continue
+		}
 		m.changes.bump()
 	}
 	return nil

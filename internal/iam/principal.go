@@ -29,6 +29,9 @@ type principalPolicies struct {
 	// context is principalContext, computed once for a cached entry; nil
 	// elsewhere. Shared: copy it, never modify it.
 	context policy.Context
+	// sessionMissing marks a role session gathered without its session
+	// record, which a later write could still create: never cached.
+	sessionMissing bool
 }
 
 // roleNameFromSessionARN reads ROLE from arn:aws:sts::ACCT:assumed-role/ROLE/SESSION.
@@ -73,7 +76,9 @@ func (m *IAM) policiesOf(tx store.Tx, p *identity.Principal) (*principalPolicies
 			s := new(sessionRecord)
 			if _, err := tx.Get(store.Key{Account: p.Account, Kind: kindSession, ID: p.AccessKey}, s); err == nil {
 				sess = s
-			} else if !errors.Is(err, store.ErrNotFound) {
+			} else if errors.Is(err, store.ErrNotFound) {
+				out.sessionMissing = true
+			} else {
 				return nil, storeErr(err, "read session")
 			}
 		}

@@ -72,7 +72,9 @@ func (m *IAM) cachedPoliciesOf(ctx context.Context, p *identity.Principal) (*pri
 	if err != nil {
 		return nil, err
 	}
-	out.context = principalContext(out, p)
-	m.principals.put(gen, k, out)
+	if !out.sessionMissing {
+		out.context = principalContext(out, p)
+		m.principals.put(gen, k, out)
+	}
 	return out, nil
 }

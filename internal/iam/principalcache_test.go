@@ -9,6 +9,7 @@ import (
 
 	"github.com/nimbus-dev/nimbus/internal/awsmodel"
 	"github.com/nimbus-dev/nimbus/internal/credentials"
+	"github.com/nimbus-dev/nimbus/internal/store"
 	"github.com/nimbus-dev/nimbus/internal/store/sqlitestore"
 )
 
@@ -117,9 +118,16 @@ func TestAuthorizerSeesRoleSessionChangesAtOnce(t *testing.T) {
 	open := assume("open", "")
 	d.want("open session", open, true)
 	// Same role, same session name, so the same ARN: only the access key
-	// tells the sessions apart.
+	// tells the sessions apart. Minting it leaves the cache warm.
+	gen := h.iam.changes.current()
 	narrow := assume("open", allowDescribeVolumes)
+	if now := h.iam.changes.current(); now != gen {
+		t.Errorf("creating a session moved the change generation from %d to %d", gen, now)
+	}
 	d.want("session policy without DescribeInstances", narrow, false)
+	if _, ok := h.iam.principals.get(gen, principalKey{arn: open.Principal.ARN, accessKey: open.Principal.AccessKey}); !ok {
+		t.Error("the open session's entry did not survive minting another session")
+	}
 	d.want("open session again", open, true)
 
 	h.must("PutRolePolicy", map[string]any{"RoleName": "worker", "PolicyName": "no-ec2", "PolicyDocument": denyEC2})
@@ -130,6 +138,28 @@ func TestAuthorizerSeesRoleSessionChangesAtOnce(t *testing.T) {
 	d.want("role loses its allow", open, false)
 	h.must("AttachRolePolicy", map[string]any{"RoleName": "worker", "PolicyArn": "arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess"})
 	d.want("role gains a managed allow", open, true)
+}
+
+// A role session whose record is not (yet) in the store is not cached,
+// since creating a session does not invalidate the cache.
+func TestAuthorizerDoesNotCacheAMissingSession(t *testing.T) {
+	h := newHarness(t)
+	d := newDecider(t, h.iam)
+	h.must("CreateRole", map[string]any{"RoleName": "worker", "AssumeRolePolicyDocument": trustUser})
+	h.must("PutRolePolicy", map[string]any{"RoleName": "worker", "PolicyName": "ec2", "PolicyDocument": allowEC2})
+	const keyID = "ASIAFUTURESESSION001"
+	rec := &sessionRecord{AccessKeyID: keyID, Account: testAccount, RoleName: "worker", SessionName: "s",
+		Expiration: h.clock.now().Add(time.Hour), Policy: allowDescribeVolumes, HasSessionPolicies: true}
+	cred := &credentials.Credential{AccessKeyID: keyID, Principal: rec.principal()}
+	d.want("session without a record: the role's policies alone", cred, true)
+	err := h.iam.store.Update(context.Background(), func(tx store.Tx) error {
+		_, err := tx.Create(store.Key{Account: testAccount, Kind: kindSession, ID: keyID}, rec)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.want("session policy, once the record exists", cred, false)
 }
 
 // Requests racing with writes never see a decision older than the last
