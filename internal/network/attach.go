@@ -151,12 +151,13 @@ func (r *record) sandboxAttachment() *sandbox.NetworkAttachment {
 	}
 }
 
-// endSlowAttach ends a slow-path Attach; the last one in flight lets the
-// refiller go on.
+// endSlowAttach ends a slow-path Attach; the last one in flight wakes the
+// refiller, which defers to it for refillQuiet.
 func (m *Manager) endSlowAttach(sandboxID string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.busy, sandboxID)
+	m.lastAttach = time.Now()
 	if m.slowAttaches--; m.slowAttaches == 0 && !m.closed {
 		m.kickRefill()
 	}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/containernetworking/cni/libcni"
 	"github.com/containernetworking/cni/pkg/invoke"
@@ -72,7 +73,8 @@ type Manager struct {
 	spares       map[string]*record // every spare held, by spare ID: pooled, being prepared or unpooled
 	preparing    *preparation       // the spare the refiller is making, if any
 	draining     map[string]int     // networks whose pool DeleteNetwork or DefineNetwork is removing
-	slowAttaches int                // slow-path Attaches in flight; refill waits for none
+	slowAttaches int                // slow-path Attaches in flight; refill defers to them
+	lastAttach   time.Time          // when an Attach last claimed a spare or ended; refill defers to it
 	closed       bool               // Close was called: no more pools
 	refillKick   chan struct{}      // nil when the pool is off
 	refillStop   chan struct{}

@@ -29,10 +29,14 @@ import (
 // leaves either a spare (removed by the next NewManager) or the sandbox's
 // record (possibly beside the spare's, which loadRecords then drops).
 //
-// Pools exist only for networks something has attached to, are refilled one
-// spare at a time by a goroutine the Manager owns (stopped by Close and
-// Teardown), and the refill waits while slow-path attaches are in flight, so
-// a burst that empties a pool is not slowed by its refill.
+// Pools exist only for networks something has attached to, and are refilled
+// one spare at a time by a goroutine the Manager owns (stopped by Close and
+// Teardown). The refill waits until attaches have been quiet for
+// refillQuiet (none in flight on the slow path, no claim): a claimed
+// sandbox is starting its container then, and a burst that empties a pool
+// goes on without a refill competing for the CPU and the plugins. So that a
+// steady stream of attaches cannot starve the pool, the wait ends after
+// refillMaxDelay whatever happens.
 
 // DefaultPoolSize is how many spares each attached-to network keeps when
 // Options.PoolSize is zero.
@@ -52,6 +56,13 @@ const defaultIfName = "eth0"
 
 // spareTimeout bounds preparing or removing one spare in the background.
 const spareTimeout = 30 * time.Second
+
+// refillQuiet and refillMaxDelay bound how long the refill defers to
+// attaches (see above). A container start (runc) takes about 50 ms here.
+const (
+	refillQuiet    = 100 * time.Millisecond
+	refillMaxDelay = time.Second
+)
 
 // pool holds one network's ready spares, oldest first.
 type pool struct {
@@ -93,6 +104,7 @@ func (m *Manager) claimSpareLocked(sandboxID string, n Network) (*record, error)
 		claimed.Attachment.SandboxID = sandboxID
 		claimed.Attachment.Network = n.Name
 		claimed.Attachment.CreatedAt = time.Now().UTC()
+		m.lastAttach = time.Now()
 		if err := m.writeRecord(&claimed); err != nil {
 			p.ready = slices.Insert(p.ready, 0, spare)
 			return nil, err
@@ -128,7 +140,8 @@ func (m *Manager) kickRefill() {
 }
 
 // refill is the refiller goroutine: on each kick it removes unpooled spares
-// and tops pools up, one spare at a time, until nothing is left to do.
+// and tops pools up, one spare at a time, until nothing is left to do,
+// deferring to attaches as refillDeferral says.
 func (m *Manager) refill() {
 	defer close(m.refillDone)
 	for {
@@ -137,7 +150,20 @@ func (m *Manager) refill() {
 			return
 		case <-m.refillKick:
 		}
-		for m.refillOnce() {
+		kicked := time.Now()
+		for {
+			if wait := m.refillDeferral(kicked); wait > 0 {
+				select {
+				case <-m.refillStop:
+					return
+				case <-m.refillKick: // an attach ended: look again
+				case <-time.After(wait):
+				}
+				continue
+			}
+			if !m.refillOnce() {
+				break
+			}
 			select {
 			case <-m.refillStop:
 				return
@@ -147,14 +173,32 @@ func (m *Manager) refill() {
 	}
 }
 
+// refillDeferral is how long the refill, wanted since kicked, should still
+// wait: until attaches have been quiet for refillQuiet, but no later than
+// refillMaxDelay after kicked.
+func (m *Manager) refillDeferral(kicked time.Time) time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := time.Now()
+	until := m.lastAttach.Add(refillQuiet)
+	if m.slowAttaches > 0 {
+		// The last one to end kicks the refiller; look again by then at
+		// the latest.
+		until = now.Add(refillQuiet)
+	}
+	if latest := kicked.Add(refillMaxDelay); until.After(latest) {
+		until = latest
+	}
+	return max(until.Sub(now), 0)
+}
+
 // refillOnce does one piece of refill work and reports whether there may be
-// more. It does none while a slow-path attach is in flight: the last one to
-// finish kicks the refiller again.
+// more.
 func (m *Manager) refillOnce() bool {
 	ctx, cancel := context.WithTimeout(context.Background(), spareTimeout)
 	defer cancel()
 	m.mu.Lock()
-	if m.closed || m.slowAttaches > 0 {
+	if m.closed {
 		m.mu.Unlock()
 		return false
 	}
@@ -387,7 +431,9 @@ func (m *Manager) endDrainLocked(network string) {
 // evictSpareHolding removes a spare of network that holds ip, so that an
 // Attach asking for ip (an EC2 instance starting again) gets it. A spare
 // being prepared for the network may take ip too: it is waited for first
-// (the caller counts as a slow attach, so no other preparation starts).
+// (the caller counts as a slow attach, so the refiller is unlikely to start
+// another before the caller's ADD; host-local hands out addresses in turn,
+// so one taking ip then is unlikelier still).
 func (m *Manager) evictSpareHolding(ctx context.Context, network string, ip netip.Addr) error {
 	for {
 		m.mu.Lock()
