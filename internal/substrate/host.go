@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nimbus-dev/nimbus/internal/hostcheck"
 	"github.com/nimbus-dev/nimbus/internal/image"
@@ -246,7 +247,8 @@ func (h *Host) Network() *network.Manager { return h.netMgr }
 // Driver is the sandbox driver in use.
 func (h *Host) Driver() sandbox.Driver { return h.driver }
 
-// Close stops the Host's goroutines. Sandboxes keep running: the next Open
+// Close stops the Host's goroutines and the network manager's (removing the
+// attachment pool's spares). Sandboxes keep running: the next Open
 // over the same DataDir and store adopts them.
 func (h *Host) Close() error {
 	h.mu.Lock()
@@ -258,6 +260,15 @@ func (h *Host) Close() error {
 	h.mu.Unlock()
 	h.cancel()
 	h.wg.Wait()
+	if h.netMgr != nil {
+		// Stops the attachment pool's refiller and removes its spares;
+		// the sandboxes' attachments stay for the next Open to adopt.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := h.netMgr.Close(ctx); err != nil {
+			return fmt.Errorf("substrate: close: %w", err)
+		}
+	}
 	return nil
 }
 
