@@ -65,6 +65,9 @@ type EC2 struct {
 	spotWarning time.Duration
 	// profiles is IAM, for instance profiles; nil without IAM.
 	profiles InstanceProfiles
+	// instanceCache holds decoded instance records for DescribeInstances
+	// (instancecache.go).
+	instanceCache instanceCache
 }
 
 // New returns the EC2 service. Each resource family registers its

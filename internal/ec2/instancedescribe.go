@@ -2,7 +2,6 @@ package ec2
 
 import (
 	"context"
-	"slices"
 
 	"github.com/nimbus-dev/nimbus/internal/awserr"
 )
@@ -58,12 +57,26 @@ func (e *EC2) selectInstances(ctx context.Context, sel instanceSelection) ([]*in
 		return nil, "", err
 	}
 	account, reg := partition(ctx)
-	chosen, err := e.chooseInstances(ctx, account, reg, sel.InstanceIds)
-	if err != nil {
+	var chosen []*instance
+	var err error
+	if len(sel.InstanceIds) == 0 {
+		// Every instance, from the cache: the slice is shared, so what
+		// follows builds new ones rather than filter it in place.
+		chosen, err = e.instanceCache.load(ctx, e.store, account, reg)
+		if err != nil {
+			return nil, "", awserr.Internalf(err, "list instances")
+		}
+	} else if chosen, err = e.chooseInstances(ctx, account, reg, sel.InstanceIds); err != nil {
 		return nil, "", err
 	}
 	if sel.Keep != nil {
-		chosen = slices.DeleteFunc(chosen, func(inst *instance) bool { return !sel.Keep(inst) })
+		var kept []*instance
+		for _, inst := range chosen {
+			if sel.Keep(inst) {
+				kept = append(kept, inst)
+			}
+		}
+		chosen = kept
 	}
 	matched, err := matching(chosen, sel.Filters, sel.Fields, func(inst *instance) []Tag { return inst.Tags })
 	if err != nil {

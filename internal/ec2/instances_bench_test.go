@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
+	"strconv"
 	"testing"
 	"time"
 
@@ -69,12 +71,7 @@ func benchmarkLaunches(b *testing.B, e *EC2, st store.Store, ami string) {
 		b.StartTimer()
 	}
 	b.StopTimer()
-	sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
-	pct := func(p float64) float64 {
-		return float64(took[int(p*float64(len(took)-1))].Microseconds()) / 1000
-	}
-	b.ReportMetric(pct(0.50), "p50-ms")
-	b.ReportMetric(pct(0.99), "p99-ms")
+	reportPercentiles(b, took)
 }
 
 // waitForState reads instance events until id reaches state.
@@ -173,7 +170,11 @@ func openOCIForBench(b *testing.B) (*EC2, store.Store, string) {
 }
 
 // BenchmarkDescribeInstances10k answers DescribeInstances over 10,000 stored
-// instances: all of them, one page of 1000, and a filter that matches one.
+// instances: all of them, one page of 1000, and a filter that matches one,
+// with nothing written between calls (answered from the decoded instances
+// the first call left), then all and a page again with one instance
+// retagged before each call (the partition is listed again and the one
+// record decoded). The first call of "all" decodes every record: p99 shows it.
 func BenchmarkDescribeInstances10k(b *testing.B) {
 	st := sqlitestore.OpenTemp(b)
 	regions, _ := region.NewCatalog(nil, false)
@@ -181,20 +182,14 @@ func BenchmarkDescribeInstances10k(b *testing.B) {
 	ctx := identity.With(context.Background(), &identity.Call{Region: "us-east-1",
 		Principal: &identity.Principal{Type: identity.Root, Account: testAccount}})
 	var oneID string
+	var ids []string
 	err := st.Update(context.Background(), func(tx store.Tx) error {
 		for i := 0; i < 10000; i++ {
-			subnet, cidr := defaultSubnet(testAccount, "us-east-1a")
-			inst := &instance{Schema: instanceSchema, InstanceId: newID("i"), ReservationId: newID("r"), OwnerId: testAccount,
-				Region: "us-east-1", ImageId: "ami-0123456789abcdef0", Image: "busybox:latest", Architecture: "x86_64",
-				RootDevice: "/dev/xvda", InstanceType: "t3.micro", VCPUs: 2, CoreCount: 1, ThreadsPerCore: 2, MemoryMiB: 1024,
-				SecurityGroups:   []groupIdentifier{{GroupId: "sg-0123456789abcdef0", GroupName: "default"}},
-				AvailabilityZone: "us-east-1a", SubnetId: subnet, SubnetCIDR: cidr, VpcId: defaultVPCID(testAccount, "us-east-1"),
-				PrivateIpAddress: subnetAddress(cidr, int64(i+1)), MacAddress: "0e:00:00:00:00:01", NetworkInterfaceId: newID("eni"),
-				Tags: []Tag{{"Name", "bench"}}, ShutdownBehavior: "stop", DeleteOnTermination: true, HttpTokens: "optional",
-				HttpEndpoint: "enabled", HttpPutHopLimit: 1, State: stateRunning, LaunchTime: time.Now(), CreatedAt: time.Now()}
+			inst := storedInstance("us-east-1", "us-east-1a", i)
 			if i == 5000 {
 				oneID = inst.InstanceId
 			}
+			ids = append(ids, inst.InstanceId)
 			if _, err := tx.Create(inst.key(), inst); err != nil {
 				return err
 			}
@@ -204,22 +199,42 @@ func BenchmarkDescribeInstances10k(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// retagOne writes one instance, untimed, before each call of the cases
+	// that ask for it, so the call cannot be answered from what the one
+	// before it read.
+	retagOne := func(b *testing.B, n int) {
+		b.StopTimer()
+		defer b.StartTimer()
+		err := e.tagInstance(ctx, testAccount, "us-east-1", ids[n%len(ids)], []Tag{{"Round", strconv.Itoa(n)}}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
 	cases := []struct {
-		name string
-		in   describeInstancesInput
-		want int
+		name  string
+		in    describeInstancesInput
+		want  int
+		write bool
 	}{
-		{"all", describeInstancesInput{}, 10000},
-		{"page-1000", describeInstancesInput{MaxResults: 1000}, 1000},
-		{"filter-one", describeInstancesInput{Filters: []Filter{{"instance-id", []string{oneID}}}}, 1},
+		{"all", describeInstancesInput{}, 10000, false},
+		{"page-1000", describeInstancesInput{MaxResults: 1000}, 1000, false},
+		{"filter-one", describeInstancesInput{Filters: []Filter{{"instance-id", []string{oneID}}}}, 1, false},
+		{"all-after-a-write", describeInstancesInput{}, 10000, true},
+		{"page-1000-after-a-write", describeInstancesInput{MaxResults: 1000}, 1000, true},
 	}
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
+			var took []time.Duration
 			for b.Loop() {
+				if tc.write {
+					retagOne(b, len(took))
+				}
+				start := time.Now()
 				out, err := e.describeInstances(ctx, &tc.in)
 				if err != nil {
 					b.Fatal(err)
 				}
+				took = append(took, time.Since(start))
 				n := 0
 				for _, r := range out.Reservations {
 					n += len(r.Instances)
@@ -228,6 +243,60 @@ func BenchmarkDescribeInstances10k(b *testing.B) {
 					b.Fatalf("%d instances, want %d", n, tc.want)
 				}
 			}
+			reportPercentiles(b, took)
 		})
 	}
+}
+
+// reportPercentiles reports the p50 and p99 of took, the figures the
+// targets in docs/BENCHMARKS.md are set for.
+func reportPercentiles(b *testing.B, took []time.Duration) {
+	sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
+	pct := func(p float64) float64 {
+		return float64(took[int(p*float64(len(took)-1))].Microseconds()) / 1000
+	}
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+}
+
+// BenchmarkInstanceCacheMemory reports what the instance cache holds per
+// instance: the heap that 10,000 decoded instance records keep alive.
+func BenchmarkInstanceCacheMemory(b *testing.B) {
+	const n = 10000
+	st := sqlitestore.OpenTemp(b)
+	err := st.Update(context.Background(), func(tx store.Tx) error {
+		for i := range n {
+			inst := storedInstance("us-east-1", "us-east-1a", i)
+			if _, err := tx.Create(inst.key(), inst); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	heap := func() int64 {
+		var m runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m)
+		return int64(m.HeapAlloc)
+	}
+	var perInstance, recordBytes float64
+	for b.Loop() {
+		var c instanceCache
+		before := heap()
+		insts, err := c.load(context.Background(), st, testAccount, "us-east-1")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(insts) != n {
+			b.Fatalf("%d instances, want %d", len(insts), n)
+		}
+		perInstance = float64(heap()-before) / n
+		recordBytes = float64(c.held) / n
+		runtime.KeepAlive(&c)
+	}
+	b.ReportMetric(perInstance, "heap-B/instance")
+	b.ReportMetric(recordBytes, "json-B/instance")
 }

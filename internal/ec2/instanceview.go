@@ -136,18 +136,33 @@ type reservationView struct {
 }
 
 // reservationsOf groups instances by reservation, in the order their first
-// instance appears.
+// instance appears. It counts each reservation's instances first so that
+// every view lands in one array: a page of thousands of one-instance
+// reservations otherwise spends its time growing thousands of slices.
 func reservationsOf(insts []*instance) []reservationView {
-	out := []reservationView{}
-	index := map[string]int{}
-	for _, inst := range insts {
+	out := make([]reservationView, 0, len(insts))
+	index := make(map[string]int, len(insts))
+	slot := make([]int, len(insts)) // insts[i] goes to out[slot[i]]
+	var counts []int
+	for n, inst := range insts {
 		i, ok := index[inst.ReservationId]
 		if !ok {
 			i = len(out)
 			index[inst.ReservationId] = i
 			out = append(out, reservationView{Groups: []groupIdentifier{}, OwnerId: inst.OwnerId, ReservationId: inst.ReservationId})
+			counts = append(counts, 0)
 		}
-		out[i].Instances = append(out[i].Instances, inst.view())
+		slot[n] = i
+		counts[i]++
+	}
+	views := make([]instanceView, len(insts))
+	start := 0
+	for i := range out {
+		out[i].Instances = views[start : start : start+counts[i]]
+		start += counts[i]
+	}
+	for n, inst := range insts {
+		out[slot[n]].Instances = append(out[slot[n]].Instances, inst.view())
 	}
 	return out
 }
