@@ -25,7 +25,7 @@ import (
 const (
 	reasonExited   = "Essential container in task exited"
 	reasonTimeout  = "Job attempt duration exceeded timeout"
-	reasonLost     = "Host EC2 (instance nimbus) terminated."
+	reasonLost     = "Host EC2 (instance nimbus) terminated." // nimbus lost the sandbox across a restart
 	reasonPullFail = "CannotPullContainerError"
 )
 
@@ -34,11 +34,30 @@ type attempt struct {
 	key       store.Key
 	sandboxID string
 	stopOnce  sync.Once
-	stop      chan string // TerminateJob's reason
+	stop      chan stopRequest
+}
+
+// stopRequest ends an attempt early: TerminateJob (the job fails), or the
+// loss of the instance it ran on (the retry strategy decides).
+type stopRequest struct {
+	reason   string
+	hostLost bool
 }
 
 func (at *attempt) terminate(reason string) {
-	at.stopOnce.Do(func() { at.stop <- reason })
+	at.stopOnce.Do(func() { at.stop <- stopRequest{reason: reason} })
+}
+
+// hostLost ends the attempt because its instance is gone, as a spot
+// interruption ends the attempts on the reclaimed instance.
+func (at *attempt) hostLost(reason string) {
+	at.stopOnce.Do(func() { at.stop <- stopRequest{reason: reason, hostLost: true} })
+}
+
+// reasonHostTerminated is Batch's status reason for an attempt whose
+// instance went away under it.
+func reasonHostTerminated(instanceID string) string {
+	return "Host EC2 (instance " + instanceID + ") terminated."
 }
 
 // attemptResult is what an attempt's goroutine reports when it is over.
@@ -89,7 +108,7 @@ func (c *controller) start(ctx context.Context, p scheduler.Placement) {
 		return
 	}
 	c.active[k] = written
-	at := &attempt{key: k, sandboxID: sandboxID, stop: make(chan string, 1)}
+	at := &attempt{key: k, sandboxID: sandboxID, stop: make(chan stopRequest, 1)}
 	c.attempts[k] = at
 	c.wg.Add(1)
 	go func() {
@@ -120,7 +139,7 @@ func (c *controller) adopt(ctx context.Context, j *jobRecord) {
 	if _, ok := c.attempts[k]; ok {
 		return
 	}
-	at := &attempt{key: k, sandboxID: j.SandboxID, stop: make(chan string, 1)}
+	at := &attempt{key: k, sandboxID: j.SandboxID, stop: make(chan stopRequest, 1)}
 	sb, err := c.api.host.Get(ctx, j.SandboxID)
 	if err != nil || j.SandboxID == "" {
 		c.attempts[k] = at
@@ -364,9 +383,9 @@ func (c *controller) waitAttempt(ctx context.Context, at *attempt, j *jobRecord)
 	}
 	select {
 	case <-exited:
-	case reason := <-at.stop:
-		out.terminated = true
-		stopWith(reason)
+	case req := <-at.stop:
+		out.terminated = !req.hostLost
+		stopWith(req.reason)
 	case <-timeout:
 		stopWith(reasonTimeout)
 	case <-ctx.Done():

@@ -8,8 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nimbus-dev/nimbus/internal/batch/scheduler"
 	"github.com/nimbus-dev/nimbus/internal/identity"
 	"github.com/nimbus-dev/nimbus/internal/service"
+	"github.com/nimbus-dev/nimbus/internal/store"
 )
 
 // EC2Handlers is the EC2 API's operation handlers (*service.Service has
@@ -41,10 +43,17 @@ type scaler struct {
 	vcpus  map[string]int    // instance type -> vCPUs
 	amis   map[string]string // region -> busybox AMI
 	failed map[string]string // compute environment -> last error, logged once
+	// hosts is which instance each running attempt counts against, so the
+	// loss of an instance (a spot interruption) ends the attempts on it.
+	// It is filled as instances come up and rebuilt after a restart.
+	hosts map[store.Key]string
+	// seen is each compute environment's instances at the last pass.
+	seen map[string][]string
 }
 
 func newScaler(h EC2Handlers) *scaler {
-	return &scaler{ec2: h, vcpus: map[string]int{}, amis: map[string]string{}, failed: map[string]string{}}
+	return &scaler{ec2: h, vcpus: map[string]int{}, amis: map[string]string{}, failed: map[string]string{},
+		hosts: map[store.Key]string{}, seen: map[string][]string{}}
 }
 
 // asRoot is a context acting as the account's root user in region, as
@@ -79,6 +88,7 @@ type ec2Instance struct {
 	InstanceType string
 	LaunchTime   time.Time
 	State        struct{ Name string }
+	StateReason  *struct{ Code string }
 }
 
 // instances lists a compute environment's pending and running instances.
@@ -203,6 +213,7 @@ func (c *controller) scaleOne(ctx context.Context, ce *computeEnvRecord, region,
 	if err != nil {
 		return err
 	}
+	c.placeOnHosts(ctx, ce, name, have, per)
 	switch wantN := (want + per - 1) / per; {
 	case wantN > len(have):
 		ami, err := s.image(ctx, region, cr)
@@ -221,8 +232,21 @@ func (c *controller) scaleOne(ctx context.Context, ce *computeEnvRecord, region,
 		}
 		return s.call(ctx, "RunInstances", in, nil)
 	case wantN < len(have):
-		// The newest go first, as an Auto Scaling group scales in.
-		slices.SortFunc(have, func(a, b ec2Instance) int { return b.LaunchTime.Compare(a.LaunchTime) })
+		// Idle instances go first, then the newest, as an Auto Scaling
+		// group scales in.
+		busy := map[string]bool{}
+		for _, id := range s.hosts {
+			busy[id] = true
+		}
+		slices.SortFunc(have, func(a, b ec2Instance) int {
+			if busy[a.InstanceID] != busy[b.InstanceID] {
+				if busy[a.InstanceID] {
+					return 1
+				}
+				return -1
+			}
+			return b.LaunchTime.Compare(a.LaunchTime)
+		})
 		ids := []any{}
 		for _, inst := range have[:len(have)-wantN] {
 			ids = append(ids, inst.InstanceID)
@@ -230,4 +254,113 @@ func (c *controller) scaleOne(ctx context.Context, ce *computeEnvRecord, region,
 		return s.call(ctx, "TerminateInstances", map[string]any{"InstanceIds": ids}, nil)
 	}
 	return nil
+}
+
+// placeOnHosts keeps the attempts running in a compute environment
+// assigned to its instances: the attempts on an instance that a spot
+// interruption took end with Batch's "Host EC2 (instance ...) terminated."
+// (their retry strategy decides what follows), and attempts with no
+// instance yet take room on one, first fit. An instance gone for another
+// reason (scale-in, a user's terminate) only frees its attempts for
+// another instance.
+func (c *controller) placeOnHosts(ctx context.Context, ce *computeEnvRecord, name string, have []ec2Instance, per int) {
+	s := c.scaler
+	up := map[string]bool{}
+	for _, in := range have {
+		up[in.InstanceID] = true
+	}
+	arn := ce.ComputeEnvironmentArn
+	for _, id := range s.seen[arn] {
+		if up[id] {
+			continue
+		}
+		if !s.interrupted(ctx, id) {
+			continue
+		}
+		for k, host := range s.hosts {
+			if host != id {
+				continue
+			}
+			if at, ok := c.attempts[k]; ok {
+				c.api.log.Info("batch: attempt lost with its spot instance", "job", k.ID, "instance", id)
+				at.hostLost(reasonHostTerminated(id))
+			}
+			delete(s.hosts, k)
+		}
+	}
+	s.seen[arn] = s.seen[arn][:0]
+	for _, in := range have {
+		s.seen[arn] = append(s.seen[arn], in.InstanceID)
+	}
+	// Room left on each running instance, in milli-vCPUs.
+	room := map[string]int64{}
+	for _, in := range have {
+		if in.State.Name == "running" {
+			room[in.InstanceID] = int64(per) * 1000
+		}
+	}
+	account, region, _ := splitKey(arn)
+	var unplaced []store.Key
+	for k, j := range c.active {
+		if k.Account != account || k.Region != region || j.ComputeEnv != name ||
+			(j.Status != scheduler.Running && j.Status != scheduler.Starting) {
+			continue
+		}
+		host, ok := s.hosts[k]
+		if ok && up[host] {
+			room[host] -= c.schedJob(j).Need.MilliCPU
+			continue
+		}
+		delete(s.hosts, k)
+		unplaced = append(unplaced, k)
+	}
+	slices.SortFunc(unplaced, func(a, b store.Key) int { return strings.Compare(a.ID, b.ID) })
+	for _, k := range unplaced {
+		need := c.schedJob(c.active[k]).Need.MilliCPU
+		// First fit; a job larger than any one instance counts against
+		// the one with the most room.
+		best := ""
+		for _, in := range have {
+			r, ok := room[in.InstanceID]
+			if !ok {
+				continue
+			}
+			if r >= need {
+				best = in.InstanceID
+				break
+			}
+			if best == "" || r > room[best] {
+				best = in.InstanceID
+			}
+		}
+		if best != "" {
+			room[best] -= need
+			s.hosts[k] = best
+		}
+	}
+	// Attempts that ended no longer hold an instance.
+	for k := range s.hosts {
+		if _, ok := c.attempts[k]; !ok {
+			delete(s.hosts, k)
+		}
+	}
+}
+
+// interrupted reports whether EC2 ended an instance by a spot
+// interruption.
+func (s *scaler) interrupted(ctx context.Context, id string) bool {
+	var out struct {
+		Reservations []struct{ Instances []ec2Instance }
+	}
+	if err := s.call(ctx, "DescribeInstances", map[string]any{"InstanceIds": []any{id}}, &out); err != nil {
+		return false
+	}
+	for _, r := range out.Reservations {
+		for _, in := range r.Instances {
+			if in.StateReason != nil && in.StateReason.Code == "Server.SpotInstanceTermination" {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -284,3 +284,90 @@ func TestBatchEC2ComputeEnvironment(t *testing.T) {
 	})
 	waitFor(t, 15*time.Second, func() bool { return len(batchInstances()) == 0 })
 }
+
+// TestBatchSpotInterruptionRetries runs a job on a SPOT compute environment
+// on runc, takes its instance's room with an on-demand launch, and checks
+// Batch's answer: the attempt ends with "Host EC2 (instance i-...)
+// terminated." naming the reclaimed instance, and the retry strategy's
+// onStatusReason rule runs the job again, to success.
+func TestBatchSpotInterruptionRetries(t *testing.T) {
+	requireRealSandboxes(t)
+	// Room for one t3.micro (2 vCPUs), and a short notice.
+	n := startRealNimbus(t, "", "--ec2-vcpus", "2", "--ec2-spot-warning", "1s")
+	c := batchClient(n)
+	requireBatch(t, c)
+	ctx := context.Background()
+	ec2c := ec2.NewFromConfig(n.cfg())
+	_, err := c.CreateComputeEnvironment(ctx, &batch.CreateComputeEnvironmentInput{ComputeEnvironmentName: aws.String("spot-ce"),
+		Type: batchtypes.CETypeManaged, ComputeResources: &batchtypes.ComputeResource{Type: batchtypes.CRTypeSpot,
+			MinvCpus: aws.Int32(0), MaxvCpus: aws.Int32(2), InstanceTypes: []string{"t3.micro"},
+			AllocationStrategy: batchtypes.CRAllocationStrategySpotCapacityOptimized,
+			InstanceRole:       aws.String("ecsInstanceRole"), Subnets: []string{"subnet-00000000"}}})
+	if err != nil {
+		t.Fatalf("CreateComputeEnvironment: %v", err)
+	}
+	waitFor(t, 30*time.Second, func() bool {
+		out, err := c.DescribeComputeEnvironments(ctx, &batch.DescribeComputeEnvironmentsInput{ComputeEnvironments: []string{"spot-ce"}})
+		return err == nil && len(out.ComputeEnvironments) == 1 && out.ComputeEnvironments[0].Status == batchtypes.CEStatusValid
+	})
+	if _, err := c.CreateJobQueue(ctx, &batch.CreateJobQueueInput{JobQueueName: aws.String("spot-q"), Priority: aws.Int32(1),
+		ComputeEnvironmentOrder: []batchtypes.ComputeEnvironmentOrder{{Order: aws.Int32(1), ComputeEnvironment: aws.String("spot-ce")}}}); err != nil {
+		t.Fatal(err)
+	}
+	// The first attempt would outlast the test; the second ends at once.
+	if _, err := c.RegisterJobDefinition(ctx, &batch.RegisterJobDefinitionInput{JobDefinitionName: aws.String("patient"),
+		Type: batchtypes.JobDefinitionTypeContainer, ContainerProperties: &batchtypes.ContainerProperties{Image: aws.String("busybox"),
+			Command: []string{"sh", "-c", `echo attempt $AWS_BATCH_JOB_ATTEMPT; [ "$AWS_BATCH_JOB_ATTEMPT" = 1 ] && sleep 120; exit 0`},
+			ResourceRequirements: []batchtypes.ResourceRequirement{{Type: batchtypes.ResourceTypeVcpu, Value: aws.String("2")},
+				{Type: batchtypes.ResourceTypeMemory, Value: aws.String("64")}}},
+		RetryStrategy: &batchtypes.RetryStrategy{Attempts: aws.Int32(2), EvaluateOnExit: []batchtypes.EvaluateOnExit{
+			{OnStatusReason: aws.String("Host EC2*"), Action: batchtypes.RetryActionRetry},
+			{OnReason: aws.String("*"), Action: batchtypes.RetryActionExit}}}}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.SubmitJob(ctx, &batch.SubmitJobInput{JobName: aws.String("patient"), JobQueue: aws.String("spot-q"), JobDefinition: aws.String("patient")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := aws.ToString(out.JobId)
+	waitJob(t, c, job, batchtypes.JobStatusRunning, 30*time.Second)
+	var spotInstance string
+	waitFor(t, 20*time.Second, func() bool {
+		d, err := ec2c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
+			{Name: aws.String("tag:AWSBatchServiceTag"), Values: []string{"spot-ce"}},
+			{Name: aws.String("instance-state-name"), Values: []string{"running"}}}})
+		if err != nil || len(d.Reservations) != 1 {
+			return false
+		}
+		i := d.Reservations[0].Instances[0]
+		if i.InstanceLifecycle != ec2types.InstanceLifecycleTypeSpot {
+			t.Fatalf("instance of a SPOT compute environment has lifecycle %q", i.InstanceLifecycle)
+		}
+		spotInstance = aws.ToString(i.InstanceId)
+		return true
+	})
+	// Give the scaler a pass to count the attempt against the instance.
+	time.Sleep(1500 * time.Millisecond)
+
+	ami := busyboxAMI(t, ec2c)
+	od, err := ec2c.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(ami), InstanceType: ec2types.InstanceTypeT3Micro,
+		MinCount: aws.Int32(1), MaxCount: aws.Int32(1)})
+	if err != nil {
+		t.Fatalf("on-demand launch that needs the spot instance's room: %v", err)
+	}
+	onDemand := aws.ToString(od.Instances[0].InstanceId)
+	done := waitJob(t, c, job, batchtypes.JobStatusSucceeded, 60*time.Second)
+	if len(done.Attempts) != 2 {
+		t.Fatalf("attempts = %d, want 2 (one lost with its instance, one that succeeded): %+v", len(done.Attempts), done.Attempts)
+	}
+	if got, want := aws.ToString(done.Attempts[0].StatusReason), "Host EC2 (instance "+spotInstance+") terminated."; got != want {
+		t.Errorf("first attempt's status reason = %q, want %q", got, want)
+	}
+	if got := aws.ToString(done.Attempts[1].StatusReason); got != "Essential container in task exited" {
+		t.Errorf("second attempt's status reason = %q", got)
+	}
+	if _, err := ec2c.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{onDemand}}); err != nil {
+		t.Fatal(err)
+	}
+	waitTerminated(t, ec2c, onDemand)
+}
