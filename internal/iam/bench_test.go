@@ -87,3 +87,24 @@ func BenchmarkAuthorize10x20AfterChange(b *testing.B) {
 		a.authorize(b)
 	}
 }
+
+// BenchmarkLookupAccessKey is resolving a user's access key to its
+// principal, which the edge does for every signed request before it
+// authorizes it.
+func BenchmarkLookupAccessKey(b *testing.B) {
+	t := &testing.T{}
+	h := newHarness(t)
+	h.t = t
+	for i := range 100 {
+		h.must("CreateUser", map[string]any{"UserName": fmt.Sprintf("user%d", i)})
+		h.must("CreateAccessKey", map[string]any{"UserName": fmt.Sprintf("user%d", i)})
+	}
+	k := h.must("CreateAccessKey", map[string]any{"UserName": "user50"})
+	id := str(k, "AccessKey", "AccessKeyId")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := h.iam.Lookup(h.root, id); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/nimbus-dev/nimbus/internal/awserr"
 	"github.com/nimbus-dev/nimbus/internal/credentials"
@@ -21,15 +22,47 @@ func ExpiredToken() *awserr.Error {
 }
 
 // Lookup implements credentials.Source for IAM users' access keys (AKIA...)
-// and STS temporary credentials (ASIA...), in every account.
+// and STS temporary credentials (ASIA...), in every account. Keys found
+// are cached while IAM is unchanged (changes.go), since the edge looks one
+// up for every signed request; a session's expiry is checked on every call.
 func (m *IAM) Lookup(ctx context.Context, accessKeyID string) (*credentials.Credential, error) {
+	gen := m.changes.current() // before the snapshot: see changeCounter
+	if c, ok := m.keys.get(gen, accessKeyID); ok {
+		return m.usable(c)
+	}
+	var c *cachedCredential
+	var err error
 	switch {
 	case strings.HasPrefix(accessKeyID, "AKIA"):
-		return m.lookupUserKey(ctx, accessKeyID)
+		c, err = m.lookupUserKey(ctx, accessKeyID)
 	case strings.HasPrefix(accessKeyID, "ASIA"):
-		return m.lookupSession(ctx, accessKeyID)
+		c, err = m.lookupSession(ctx, accessKeyID)
+	default:
+		return nil, credentials.ErrUnknownKey
 	}
-	return nil, credentials.ErrUnknownKey
+	if err != nil {
+		return nil, err // not cached: a session created next must be found (isNewSession)
+	}
+	m.keys.put(gen, accessKeyID, c)
+	return m.usable(c)
+}
+
+// cachedCredential is a key as the store holds it.
+type cachedCredential struct {
+	credentials.Credential
+	expiration time.Time // zero for a user's key, which does not expire
+}
+
+// usable checks a key's expiry and returns a copy the caller may keep and
+// change without touching the cache.
+func (m *IAM) usable(c *cachedCredential) (*credentials.Credential, error) {
+	if !c.expiration.IsZero() && !m.now().Before(c.expiration) {
+		return nil, ExpiredToken()
+	}
+	out := c.Credential
+	p := *c.Principal
+	out.Principal = &p
+	return &out, nil
 }
 
 // findByID finds the one object of a kind with an ID in any account.
@@ -55,7 +88,7 @@ func findByID[T any](ctx context.Context, st store.Store, kind, id string) (*T, 
 	return found, acct, nil
 }
 
-func (m *IAM) lookupUserKey(ctx context.Context, id string) (*credentials.Credential, error) {
+func (m *IAM) lookupUserKey(ctx context.Context, id string) (*cachedCredential, error) {
 	k, acct, err := findByID[accessKeyRecord](ctx, m.store, kindAccessKey, id)
 	if err != nil {
 		return nil, err
@@ -78,11 +111,13 @@ func (m *IAM) lookupUserKey(ctx context.Context, id string) (*credentials.Creden
 		}
 		return nil, err
 	}
-	return &credentials.Credential{AccessKeyID: id, Secret: k.Secret, Principal: &identity.Principal{
-		Type: identity.User, Account: acct, ARN: u.ARN, UserID: u.ID, Name: u.Name, AccessKey: id}}, nil
+	return &cachedCredential{Credential: credentials.Credential{AccessKeyID: id, Secret: k.Secret, Principal: &identity.Principal{
+		Type: identity.User, Account: acct, ARN: u.ARN, UserID: u.ID, Name: u.Name, AccessKey: id}}}, nil
 }
 
-func (m *IAM) lookupSession(ctx context.Context, id string) (*credentials.Credential, error) {
+// lookupSession reads a session's credentials, expired or not: usable
+// judges the expiry.
+func (m *IAM) lookupSession(ctx context.Context, id string) (*cachedCredential, error) {
 	s, _, err := findByID[sessionRecord](ctx, m.store, kindSession, id)
 	if err != nil {
 		return nil, err
@@ -90,10 +125,8 @@ func (m *IAM) lookupSession(ctx context.Context, id string) (*credentials.Creden
 	if s == nil {
 		return nil, credentials.ErrUnknownKey
 	}
-	if !m.now().Before(s.Expiration) {
-		return nil, ExpiredToken()
-	}
-	return &credentials.Credential{AccessKeyID: id, Secret: s.Secret, SessionToken: s.Token, Principal: s.principal()}, nil
+	return &cachedCredential{Credential: credentials.Credential{AccessKeyID: id, Secret: s.Secret, SessionToken: s.Token,
+		Principal: s.principal()}, expiration: s.Expiration}, nil
 }
 
 // principal is who a session's credentials act as.

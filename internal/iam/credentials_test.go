@@ -217,3 +217,58 @@ func TestGetSessionTokenAndMint(t *testing.T) {
 		t.Errorf("bad ARN error = %v", err)
 	}
 }
+
+// Lookup's cache answers as the store would, at once after each change,
+// and hands out copies the caller may change.
+func TestLookupCacheFollowsChanges(t *testing.T) {
+	h := newHarness(t)
+	alice := h.userWithKey("alice", "")
+	id := alice.AccessKeyID
+	got, err := h.iam.Lookup(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.Secret, got.Principal.ARN = "changed", "changed"
+	again, err := h.iam.Lookup(context.Background(), id)
+	if err != nil || again.Secret != alice.Secret || again.Principal.ARN != "arn:aws:iam::123456789012:user/alice" {
+		t.Fatalf("after changing a returned credential, Lookup = %+v, %v", again, err)
+	}
+	h.must("UpdateAccessKey", map[string]any{"UserName": "alice", "AccessKeyId": id, "Status": "Inactive"})
+	if _, err := h.iam.Lookup(context.Background(), id); !errors.Is(err, credentials.ErrInactiveKey) {
+		t.Errorf("deactivated key: Lookup = %v", err)
+	}
+	h.must("UpdateAccessKey", map[string]any{"UserName": "alice", "AccessKeyId": id, "Status": "Active"})
+	if _, err := h.iam.Lookup(context.Background(), id); err != nil {
+		t.Errorf("reactivated key: Lookup = %v", err)
+	}
+
+	h.must("CreateRole", map[string]any{"RoleName": "worker", "AssumeRolePolicyDocument": trustUser})
+	sc, err := h.iam.MintRoleCredentials(context.Background(), "arn:aws:iam::123456789012:role/worker", "job", 15*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.iam.Lookup(context.Background(), sc.AccessKeyID); err != nil {
+		t.Fatalf("new session: Lookup = %v", err)
+	}
+	h.clock.advance(15*time.Minute - time.Second)
+	if _, err := h.iam.Lookup(context.Background(), sc.AccessKeyID); err != nil {
+		t.Errorf("a second before expiry: Lookup = %v", err)
+	}
+	h.clock.advance(time.Second)
+	if _, err := h.iam.Lookup(context.Background(), sc.AccessKeyID); !errors.Is(err, credentials.ErrExpiredToken) {
+		t.Errorf("at expiry: Lookup = %v", err)
+	}
+	if n, err := h.iam.PurgeExpiredSessions(context.Background()); err != nil || n != 1 {
+		t.Fatalf("purge = %d, %v", n, err)
+	}
+	if _, err := h.iam.Lookup(context.Background(), sc.AccessKeyID); !errors.Is(err, credentials.ErrUnknownKey) {
+		t.Errorf("purged session: Lookup = %v", err)
+	}
+
+	if err := h.svc.Reset(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.iam.Lookup(context.Background(), id); !errors.Is(err, credentials.ErrUnknownKey) {
+		t.Errorf("after reset: Lookup = %v", err)
+	}
+}

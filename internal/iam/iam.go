@@ -52,10 +52,11 @@ type IAM struct {
 	// parsed caches parsed policy documents by kind and text: documents
 	// are immutable once stored, and parsing dominates authorization.
 	parsed sync.Map // parsedKey -> *policy.Policy
-	// changes counts IAM's writes; principals caches principals' gathered
-	// policies while it is unchanged (changes.go, principalcache.go).
+	// changes counts IAM's writes; the caches below hold what was read
+	// from the store while it is unchanged (changes.go).
 	changes    *changeCounter
-	principals principalCache
+	principals generationCache[principalKey, *principalPolicies] // principalcache.go
+	keys       generationCache[string, *cachedCredential]        // credentials.go, by access key ID
 }
 
 type parsedKey struct {

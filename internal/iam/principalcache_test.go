@@ -229,8 +229,8 @@ func TestRunSeesWritesOfAnotherIAM(t *testing.T) {
 	}
 }
 
-func TestPrincipalCacheGenerations(t *testing.T) {
-	var c principalCache
+func TestGenerationCache(t *testing.T) {
+	var c generationCache[principalKey, *principalPolicies]
 	a, b := principalKey{arn: "a"}, principalKey{arn: "b"}
 	pa, pb := &principalPolicies{userName: "a"}, &principalPolicies{userName: "b"}
 	if _, ok := c.get(0, a); ok {
@@ -257,10 +257,10 @@ func TestPrincipalCacheGenerations(t *testing.T) {
 	if got, ok := c.get(2, b); !ok || got != pb {
 		t.Errorf("get(2, b) = %v, %v", got, ok)
 	}
-	for i := range maxCachedPrincipals + 1 {
+	for i := range maxCachedEntries + 1 {
 		c.put(2, principalKey{arn: fmt.Sprint(i)}, pa)
 	}
-	if n := len(c.entries); n > maxCachedPrincipals {
-		t.Errorf("%d entries, bound is %d", n, maxCachedPrincipals)
+	if n := len(c.entries); n > maxCachedEntries {
+		t.Errorf("%d entries, bound is %d", n, maxCachedEntries)
 	}
 }
