@@ -418,12 +418,11 @@ func (m *Manager) CleanupStale(ctx context.Context, keep func(sandboxID string) 
 // the host is left as if nimbus had never run, apart from the (empty) state
 // and namespace directories.
 func (m *Manager) Teardown(ctx context.Context) error {
-	if err := m.Close(ctx); err != nil {
-		return fmt.Errorf("teardown: %w", err)
-	}
+	// A spare that cannot be removed now is retried by CleanupStale below.
+	closeErr := m.Close(ctx)
 	_, err := m.CleanupStale(ctx, func(string) bool { return false })
 	if err != nil {
-		return fmt.Errorf("teardown: %w", err)
+		return fmt.Errorf("teardown: %w", errors.Join(closeErr, err))
 	}
 	m.mu.Lock()
 	names := make([]string, 0, len(m.networks))

@@ -11,6 +11,9 @@
 // Every attachment is recorded in the state directory before any host change
 // is made, so a restarted nimbus knows every namespace, veth, lease and rule it
 // left behind and can detach them (see Manager.List and CleanupStale).
+//
+// Each network that has been attached to keeps a small pool of prepared
+// attachments (pool.go), so that most Attaches only rewrite a record.
 package network
 
 import (
