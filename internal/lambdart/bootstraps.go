@@ -15,6 +15,10 @@ var (
 	pythonBootstrap []byte
 	//go:embed bootstrap/nodejs/index.mjs
 	nodeBootstrap []byte
+	//go:embed bootstrap/ruby/bootstrap.rb
+	rubyBootstrap []byte
+	//go:embed bootstrap/java/NimbusBootstrap.java
+	javaBootstrap []byte
 	// nodeWarm is the CommonJS file a warm spare loads ahead of its
 	// function (see index.mjs).
 	nodeWarm = []byte("module.exports = {};\n")
@@ -22,18 +26,25 @@ var (
 
 // Files are the bootstrap files the runtime needs in its runtime directory
 // (/var/runtime in a sandbox), by name; none for provided runtimes, whose
-// bootstrap is the function's own.
+// bootstrap is the function's own. Java's is a source file that WriteFiles
+// compiles.
 func (r Runtime) Files() map[string][]byte {
 	switch r.Family {
 	case FamilyPython:
 		return map[string][]byte{"bootstrap.py": pythonBootstrap}
 	case FamilyNodeJS:
 		return map[string][]byte{"index.mjs": nodeBootstrap, "warm.cjs": nodeWarm}
+	case FamilyRuby:
+		return map[string][]byte{"bootstrap.rb": rubyBootstrap}
+	case FamilyJava:
+		return map[string][]byte{"NimbusBootstrap.java": javaBootstrap}
 	}
 	return nil
 }
 
-// WriteFiles writes Files into dir, which it creates.
+// WriteFiles writes Files into dir, which it creates. For Java it then
+// compiles the bootstrap with the host's javac (seconds), unless dir holds
+// classes that javac already built from the same source.
 func (r Runtime) WriteFiles(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("write %s bootstrap: %w", r.Name, err)
@@ -42,6 +53,9 @@ func (r Runtime) WriteFiles(dir string) error {
 		if err := os.WriteFile(filepath.Join(dir, name), content, 0o644); err != nil {
 			return fmt.Errorf("write %s bootstrap: %w", r.Name, err)
 		}
+	}
+	if r.Family == FamilyJava {
+		return r.compileJavaBootstrap(dir)
 	}
 	return nil
 }
@@ -73,6 +87,10 @@ func (r Runtime) ReadsAtStartup(key string) bool {
 		return strings.HasPrefix(key, "PYTHON")
 	case r.Family == FamilyNodeJS:
 		return strings.HasPrefix(key, "NODE_") || key == "UV_THREADPOOL_SIZE"
+	case r.Family == FamilyRuby:
+		return strings.HasPrefix(key, "RUBY") || strings.HasPrefix(key, "GEM_")
+	case r.Family == FamilyJava:
+		return key == "JAVA_TOOL_OPTIONS" || key == "_JAVA_OPTIONS" || key == "JDK_JAVA_OPTIONS"
 	}
 	return false
 }
@@ -86,6 +104,21 @@ func (r Runtime) Command(runtimeDir, taskRoot string) []string {
 		return []string{r.Interpreter, "-u", filepath.Join(runtimeDir, "bootstrap.py")}
 	case FamilyNodeJS:
 		return []string{r.Interpreter, filepath.Join(runtimeDir, "index.mjs")}
+	case FamilyRuby:
+		return []string{r.Interpreter, filepath.Join(runtimeDir, "bootstrap.rb")}
+	case FamilyJava:
+		return []string{"/bin/sh", "-c", javaLauncher, "java", r.Interpreter, runtimeDir, taskRoot}
 	}
 	return []string{filepath.Join(taskRoot, "bootstrap")}
 }
+
+// javaLauncher starts the JVM as Lambda's Java runtimes do: C1 only and
+// the JDK's class-data archive (a fast start matters more than peak speed
+// for most functions), the serial collector, and a heap of 85% of the
+// function's memory, which only the environment knows, hence a shell. The
+// classpath is the bootstrap's classes, then the function's: classes at the
+// zip's root, jars at its root (a fat jar) and in lib/. Its arguments are
+// the java binary, the runtime directory and the task root.
+const javaLauncher = `mem=${AWS_LAMBDA_FUNCTION_MEMORY_SIZE:-128}
+case $mem in ''|*[!0-9]*) mem=128 ;; esac
+exec "$1" -XX:+TieredCompilation -XX:TieredStopAtLevel=1 -Xshare:auto -XX:+UseSerialGC 	-Xmx$((mem * 85 / 100))m -Djava.net.preferIPv4Stack=true 	-cp "$2:$3:$3/*:$3/lib/*" NimbusBootstrap`

@@ -1,6 +1,6 @@
 // Package lambdart is the Lambda Runtime API (2018-06-01) that a function's
 // runtime talks to from inside its sandbox, and the runtime bootstraps
-// nimbus ships for Python and Node.js.
+// nimbus ships for Python, Node.js, Ruby and Java.
 //
 // One Session serves one runtime process: it is an http.Handler for the
 // four runtime endpoints, and on the nimbus side Invoke hands it one

@@ -19,6 +19,8 @@ const (
 	FamilyProvided Family = "provided" // the function's own bootstrap
 	FamilyPython   Family = "python"
 	FamilyNodeJS   Family = "nodejs"
+	FamilyRuby     Family = "ruby"
+	FamilyJava     Family = "java"
 )
 
 // Runtime is a Lambda runtime as this host can run it.
@@ -27,21 +29,27 @@ type Runtime struct {
 	Family      Family
 	Interpreter string // absolute path of the host's interpreter; empty for provided
 	HostVersion string // the interpreter's full version, e.g. 3.11.7 or 20.20.2
+	// Compiler is the javac that builds the Java bootstrap (WriteFiles);
+	// empty for the other families.
+	Compiler string
 }
 
 // Runtime names Lambda knows that nimbus cannot run (yet), and those AWS
 // retired, each answered with its own message.
 var (
-	notShipped = regexp.MustCompile(`^(java(8|8\.al2|11|17|21|25)|ruby3\.\d+|dotnet(6|8|10))$`)
+	notShipped = regexp.MustCompile(`^(java(8\.al2|11)|dotnet(6|8|10))$`)
 	retired    = regexp.MustCompile(`^(python2\.7|python3\.[678]|nodejs|nodejs4\.3(-edge)?|nodejs6\.10|nodejs8\.10|nodejs1[0246]\.x|go1\.x|ruby2\.[57]|dotnetcore\d\.\d|java8)$`)
 	pythonName = regexp.MustCompile(`^python3\.(\d+)$`)
 	nodeName   = regexp.MustCompile(`^nodejs(\d+)\.x$`)
+	rubyName   = regexp.MustCompile(`^ruby3\.(\d+)$`)
+	javaName   = regexp.MustCompile(`^java(17|21|25)$`)
 )
 
 // Catalog answers which runtimes this host can run. It probes each
 // interpreter once and remembers the answer.
 type Catalog struct {
 	lookPath func(file string) (string, error)
+	jvmDir   string // where JDKs are installed side by side (Debian's /usr/lib/jvm)
 
 	mu     sync.Mutex
 	probes map[string]probe // by command name
@@ -61,9 +69,14 @@ func WithLookPath(f func(file string) (string, error)) CatalogOption {
 	return func(c *Catalog) { c.lookPath = f }
 }
 
+// WithJVMDir replaces /usr/lib/jvm as the directory of installed JDKs.
+func WithJVMDir(dir string) CatalogOption {
+	return func(c *Catalog) { c.jvmDir = dir }
+}
+
 // NewCatalog makes a Catalog over the host's PATH.
 func NewCatalog(opts ...CatalogOption) *Catalog {
-	c := &Catalog{lookPath: exec.LookPath, probes: make(map[string]probe)}
+	c := &Catalog{lookPath: exec.LookPath, jvmDir: "/usr/lib/jvm", probes: make(map[string]probe)}
 	for _, o := range opts {
 		o(c)
 	}
@@ -91,7 +104,7 @@ func (c *Catalog) RuntimeFor(ctx context.Context, name string) (Runtime, error) 
 				"We recommend you use a supported runtime while creating or updating functions.", name)
 	case notShipped.MatchString(name):
 		return Runtime{}, awserr.New(awserr.Validation, "InvalidParameterValueException",
-			"The runtime parameter of %s is not supported by nimbus yet; use python3.x, nodejs*.x or provided.al2023.", name)
+			"The runtime parameter of %s is not supported by nimbus yet; use python3.x, nodejs*.x, ruby3.x, java17 or later, or provided.al2023.", name)
 	}
 	if m := pythonName.FindStringSubmatch(name); m != nil {
 		return c.python(ctx, name, m[1])
@@ -99,9 +112,15 @@ func (c *Catalog) RuntimeFor(ctx context.Context, name string) (Runtime, error) 
 	if m := nodeName.FindStringSubmatch(name); m != nil {
 		return c.node(ctx, name, m[1])
 	}
+	if rubyName.MatchString(name) {
+		return c.ruby(ctx, name)
+	}
+	if m := javaName.FindStringSubmatch(name); m != nil {
+		return c.java(ctx, name, m[1])
+	}
 	return Runtime{}, awserr.New(awserr.Validation, "ValidationException",
 		"1 validation error detected: Value '%s' at 'runtime' failed to satisfy constraint: "+
-			"Member must satisfy enum value set: [provided.al2023, provided.al2, python3.x, nodejs*.x]", name)
+			"Member must satisfy enum value set: [provided.al2023, provided.al2, python3.x, nodejs*.x, ruby3.x, java17, java21, java25]", name)
 }
 
 func (c *Catalog) python(ctx context.Context, name, minor string) (Runtime, error) {

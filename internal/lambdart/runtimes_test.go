@@ -53,7 +53,8 @@ func TestRuntimeForRefusals(t *testing.T) {
 		{"no python at all", noInterpreters, "python3.12", "InvalidParameterValueException", []string{"no usable python3 on its PATH"}},
 		{"no node at all", noInterpreters, "nodejs20.x", "InvalidParameterValueException", []string{"no usable node on its PATH"}},
 		{"retired", host, "python2.7", "InvalidParameterValueException", []string{"no longer supported"}},
-		{"not shipped", host, "java21", "InvalidParameterValueException", []string{"not supported by nimbus yet"}},
+		{"not shipped", host, "java11", "InvalidParameterValueException", []string{"not supported by nimbus yet", "java17 or later"}},
+		{"retired java", host, "java8", "InvalidParameterValueException", []string{"no longer supported"}},
 		{"unknown", host, "cobol85", "ValidationException", []string{"Value 'cobol85' at 'runtime'"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
