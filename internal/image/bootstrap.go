@@ -25,6 +25,9 @@ type bootstrapRecipe struct {
 	name     string // the stored image's name
 	suite    string
 	packages []string // on top of minbase
+	// defaultUser is the login user with passwordless sudo the distro's
+	// AMIs have (cloud-init makes it on AWS; the image has it here).
+	defaultUser string
 }
 
 // Distros Bootstrap can build. EC2 instances need sshd and sudo for their
@@ -32,9 +35,10 @@ type bootstrapRecipe struct {
 // what people expect on a server.
 var bootstrapRecipes = map[string]bootstrapRecipe{
 	"debian-12": {
-		name:     "debian-12:latest",
-		suite:    "bookworm",
-		packages: []string{"openssh-server", "sudo", "python3", "ca-certificates", "iproute2", "procps"},
+		name:        "debian-12:latest",
+		suite:       "bookworm",
+		packages:    []string{"openssh-server", "sudo", "python3", "ca-certificates", "iproute2", "procps"},
+		defaultUser: "admin",
 	},
 }
 
@@ -101,6 +105,11 @@ func (s *Store) Bootstrap(ctx context.Context, distro string, p Progress) (*Imag
 		return nil, fmt.Errorf("bootstrap %s: %w", distro, err)
 	}
 	p.Logf("debootstrap done in %s", time.Since(started).Round(time.Second))
+	if recipe.defaultUser != "" {
+		if err := addLoginUser(rootfs, recipe.defaultUser); err != nil {
+			return nil, fmt.Errorf("bootstrap %s: %w", distro, err)
+		}
+	}
 	if err := tidyBootstrappedRoot(rootfs); err != nil {
 		return nil, fmt.Errorf("bootstrap %s: %w", distro, err)
 	}

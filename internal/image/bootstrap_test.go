@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -48,6 +49,13 @@ func TestBootstrapDebian(t *testing.T) {
 			t.Errorf("%s missing: %v", p, err)
 		}
 	}
+	passwd, err := os.ReadFile(filepath.Join(img.RootDir, "etc/passwd"))
+	if err != nil || !strings.Contains(string(passwd), "\nadmin:x:") || !strings.Contains(string(passwd), ":/home/admin:/bin/bash\n") {
+		t.Errorf("no admin login user in etc/passwd: %v\n%s", err, passwd)
+	}
+	if rule, err := os.ReadFile(filepath.Join(img.RootDir, "etc/sudoers.d/90-cloud-init-users")); err != nil || string(rule) != "admin ALL=(ALL) NOPASSWD:ALL\n" {
+		t.Errorf("admin's sudo rule = %q, %v", rule, err)
+	}
 	if keys, _ := filepath.Glob(filepath.Join(img.RootDir, "etc/ssh/ssh_host_*")); len(keys) != 0 {
 		t.Errorf("ssh host keys baked into the image: %v", keys)
 	}
@@ -85,6 +93,11 @@ echo '#!/bin/sh' > "$target/usr/bin/sh"
 chmod 755 "$target/usr/bin/sh"
 ln -s usr/bin "$target/bin"
 echo machine > "$target/etc/machine-id"
+printf 'root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n' > "$target/etc/passwd"
+printf 'root:*:19000:0:99999:7:::\n' > "$target/etc/shadow"
+printf 'root:x:0:\nadm:x:4:\nsudo:x:27:\n' > "$target/etc/group"
+printf 'root:*::\nadm:*::\nsudo:*::\n' > "$target/etc/gshadow"
+mkdir -p "$target/etc/skel" && echo 'alias ll="ls -l"' > "$target/etc/skel/.bashrc"
 echo "I: Base system installed successfully."
 `
 
@@ -129,6 +142,32 @@ func TestBootstrapPipelineWithFakeDebootstrap(t *testing.T) {
 			t.Errorf("%s was not tidied away", gone)
 		}
 	}
+	// The login user of AWS's Debian AMIs.
+	files := map[string]string{}
+	for _, f := range []string{"etc/passwd", "etc/shadow", "etc/group", "etc/gshadow", "etc/sudoers.d/90-cloud-init-users", "home/admin/.bashrc"} {
+		data, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		files[f] = string(data)
+	}
+	for f, want := range map[string]string{
+		"etc/passwd":                        "\nadmin:x:1000:1000:Debian:/home/admin:/bin/bash\n",
+		"etc/group":                         "adm:x:4:admin\nsudo:x:27:admin\nadmin:x:1000:\n",
+		"etc/gshadow":                       "adm:*::admin\nsudo:*::admin\nadmin:!::\n",
+		"etc/sudoers.d/90-cloud-init-users": "admin ALL=(ALL) NOPASSWD:ALL\n",
+		"home/admin/.bashrc":                `alias ll="ls -l"` + "\n",
+	} {
+		if !strings.Contains(files[f], want) {
+			t.Errorf("%s = %q, want it to hold %q", f, files[f], want)
+		}
+	}
+	if !strings.Contains(files["etc/shadow"], "\nadmin:!:") {
+		t.Errorf("etc/shadow = %q; want admin with a locked password", files["etc/shadow"])
+	}
+	if fi, err := os.Stat(filepath.Join(root, "home/admin")); err != nil || fi.Mode().Perm() != 0o700 || fi.Sys().(*syscall.Stat_t).Uid != 1000 {
+		t.Errorf("home/admin: %v, %v", fi, err)
+	}
 	if _, err := os.Stat(filepath.Join(root, "var/lib/apt/lists/partial")); err != nil {
 		t.Errorf("apt's partial dir should stay: %v", err)
 	}
@@ -163,5 +202,11 @@ func TestBootstrapReportsDebootstrapFailure(t *testing.T) {
 	}
 	if got := dirEntries(t, s.tmpDir()); len(got) != 0 {
 		t.Errorf("failed bootstrap left work behind: %v", got)
+	}
+}
+
+func TestBootstrapDistrosListsDebian(t *testing.T) {
+	if got := BootstrapDistros(); len(got) != 1 || got[0] != "debian-12" {
+		t.Errorf("BootstrapDistros() = %q, want [debian-12]", got)
 	}
 }

@@ -27,6 +27,7 @@ const (
 	imageCacheEnv     = "NIMBUS_E2E_IMAGE_CACHE"
 	defaultImageCache = "/var/cache/nimbus-e2e"
 	debianStoreName   = "debian-12:latest"
+	debianUser        = "admin" // the login user of AWS's Debian AMIs
 	sshPath           = "/usr/bin/ssh"
 )
 
@@ -69,10 +70,14 @@ func debianImageCache(t *testing.T) string {
 	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
 
 	if _, err := os.Stat(dir); err == nil {
-		if listed, err := imageList(dir); err == nil && strings.Contains(listed, debianStoreName) {
-			return dir
-		} else {
+		listed, err := imageList(dir)
+		switch {
+		case err != nil || !strings.Contains(listed, debianStoreName):
 			t.Logf("image cache %s has no %s (%v); rebuilding it", dir, debianStoreName, err)
+		case !cachedRootHasUser(dir, debianUser):
+			t.Logf("image cache %s predates the %s user of the Debian AMI; rebuilding it", dir, debianUser)
+		default:
+			return dir
 		}
 	}
 	building := dir + ".building"
@@ -96,6 +101,19 @@ func debianImageCache(t *testing.T) string {
 	}
 	t.Logf("bootstrapped debian-12 into the image cache %s in %s (later runs reuse it)", dir, time.Since(started).Round(time.Second))
 	return dir
+}
+
+// cachedRootHasUser reports whether an unpacked root in the cache's image
+// store has user in its /etc/passwd.
+func cachedRootHasUser(dir, user string) bool {
+	files, _ := filepath.Glob(filepath.Join(dir, "images", "roots", "*", "etc", "passwd"))
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err == nil && strings.Contains("\n"+string(raw), "\n"+user+":") {
+			return true
+		}
+	}
+	return false
 }
 
 // imageList runs `nimbus image list` on a data directory.
@@ -304,10 +322,9 @@ func TestEC2SSHDebian(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// nimbus installs the key pair for root: the bootstrapped image has no
-	// "admin" user (AWS's Debian AMIs log in as admin).
-	const user = "root"
-	const probe = "echo hello; cat /etc/os-release"
+	// The login user of AWS's Debian AMIs, with passwordless sudo.
+	const user = debianUser
+	const probe = "echo hello; cat /etc/os-release; echo sudo-uid=$(sudo -n id -u)"
 	var last sshResult
 	for deadline := time.Now().Add(60 * time.Second); ; {
 		last = runSSH(keyFile, user, ip, 2, probe)
@@ -324,6 +341,9 @@ func TestEC2SSHDebian(t *testing.T) {
 		toSSH.Round(time.Millisecond), hostCIDR)
 	if !strings.HasPrefix(last.out, "hello\n") || !strings.Contains(last.out, "ID=debian") || !strings.Contains(last.out, `VERSION_ID="12"`) {
 		fail("ssh answered, but not as Debian 12: %q", last.out)
+	}
+	if !strings.Contains(last.out, "sudo-uid=0\n") {
+		fail("%s has no passwordless sudo: %q", user, last.out)
 	}
 
 	// Revoked: a new connection is refused within a second of the revoke
