@@ -153,7 +153,7 @@ func ec2Resources(op, region, acct string, str func(string) string, strs func(st
 		}
 		out := make([]string, 0, len(ids))
 		for _, id := range ids {
-			out = append(out, fmt.Sprintf("arn:aws:ec2:%s:%s:%s/%s", region, acct, f.kind, id))
+			out = append(out, "arn:aws:ec2:"+region+":"+acct+":"+f.kind+"/"+id)
 		}
 		return out
 	}

@@ -19,18 +19,22 @@ func (m *IAM) requestContext(pp *principalPolicies, p *identity.Principal, call 
 	ctx := make(policy.Context, len(principal)+6)
 	maps.Copy(ctx, principal)
 	now := m.now().UTC()
-	// The keys are written lower case, as policy.Context keeps them, so
-	// that no request pays for lowering constants.
-	ctx["aws:currenttime"] = []string{now.Format("2006-01-02T15:04:05Z")}
-	ctx["aws:epochtime"] = []string{strconv.FormatInt(now.Unix(), 10)}
-	ctx["aws:securetransport"] = []string{strconv.FormatBool(call.Secure)}
+	// One array holds every request value (each slice capped at its own
+	// element, so an append elsewhere copies rather than overwrites). The
+	// keys are written lower case, as policy.Context keeps them, so that no
+	// request pays for lowering constants.
+	vals := [...]string{now.Format("2006-01-02T15:04:05Z"), strconv.FormatInt(now.Unix(), 10),
+		strconv.FormatBool(call.Secure), call.SourceIP, call.Region, p.UserID}
+	ctx["aws:currenttime"] = vals[0:1:1]
+	ctx["aws:epochtime"] = vals[1:2:2]
+	ctx["aws:securetransport"] = vals[2:3:3]
 	if call.SourceIP != "" {
-		ctx["aws:sourceip"] = []string{call.SourceIP}
+		ctx["aws:sourceip"] = vals[3:4:4]
 	}
 	if call.Region != "" {
-		ctx["aws:requestedregion"] = []string{call.Region}
+		ctx["aws:requestedregion"] = vals[4:5:5]
 	}
-	ctx["aws:userid"] = []string{p.UserID}
+	ctx["aws:userid"] = vals[5:6:6]
 	return ctx
 }
 
