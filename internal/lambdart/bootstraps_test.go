@@ -6,8 +6,11 @@ func TestPreloadsAndStartupVariables(t *testing.T) {
 	py := Runtime{Name: "python3.11", Family: FamilyPython, Interpreter: "/usr/bin/python3"}
 	node := Runtime{Name: "nodejs20.x", Family: FamilyNodeJS, Interpreter: "/usr/bin/node"}
 	provided := Runtime{Name: "provided.al2023", Family: FamilyProvided}
-	if !py.Preloads() || !node.Preloads() || provided.Preloads() {
-		t.Errorf("Preloads: python %v, node %v, provided %v; want true, true, false", py.Preloads(), node.Preloads(), provided.Preloads())
+	ruby := Runtime{Name: "ruby3.3", Family: FamilyRuby, Interpreter: "/usr/bin/ruby3.1"}
+	java := Runtime{Name: "java17", Family: FamilyJava, Interpreter: "/usr/lib/jvm/java-17-openjdk-amd64/bin/java"}
+	if !py.Preloads() || !node.Preloads() || provided.Preloads() || ruby.Preloads() || java.Preloads() {
+		t.Errorf("Preloads: python %v, node %v, provided %v, ruby %v, java %v; want true, true, false, false, false",
+			py.Preloads(), node.Preloads(), provided.Preloads(), ruby.Preloads(), java.Preloads())
 	}
 	cases := []struct {
 		rt   Runtime
@@ -28,6 +31,12 @@ func TestPreloadsAndStartupVariables(t *testing.T) {
 		{py, "AWS_LAMBDA_EXEC_WRAPPER", true},
 		{py, "MY_VAR", false},
 		{node, "AWS_REGION", false},
+		{ruby, "RUBYOPT", true},
+		{ruby, "GEM_PATH", true},
+		{ruby, "NODE_OPTIONS", false},
+		{java, "JAVA_TOOL_OPTIONS", true},
+		{java, "_JAVA_OPTIONS", true},
+		{java, "RUBYOPT", false},
 	}
 	for _, c := range cases {
 		if got := c.rt.ReadsAtStartup(c.key); got != c.want {

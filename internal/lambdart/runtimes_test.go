@@ -3,7 +3,9 @@ package lambdart
 import (
 	"context"
 	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -75,5 +77,141 @@ func TestRuntimeForRefusals(t *testing.T) {
 		if err != nil || rt.Family != FamilyProvided || rt.Files() != nil || rt.Command("", "/var/task")[0] != "/var/task/bootstrap" {
 			t.Errorf("RuntimeFor(%s) = %+v, %v", name, rt, err)
 		}
+	}
+}
+
+func TestRuntimeForRuby(t *testing.T) {
+	if _, err := exec.LookPath("ruby"); err != nil {
+		t.Skip("host has no ruby on its PATH (Debian: apt-get install ruby)")
+	}
+	out, err := exec.Command("ruby", "-e", "puts RUBY_VERSION").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := strings.TrimSpace(string(out))
+	cat := NewCatalog()
+	// Every ruby3.x runs on the host's Ruby 3, whichever minor it has.
+	for _, name := range []string{"ruby3.2", "ruby3.3", "ruby3.4"} {
+		rt, err := cat.RuntimeFor(context.Background(), name)
+		if err != nil || rt.Family != FamilyRuby || rt.HostVersion != host || !filepath.IsAbs(rt.Interpreter) {
+			t.Errorf("RuntimeFor(%s) = %+v, %v; want the host's Ruby %s", name, rt, err, host)
+			continue
+		}
+		if cmd := rt.Command("/var/runtime", "/var/task"); len(cmd) != 2 || cmd[0] != rt.Interpreter || cmd[1] != "/var/runtime/bootstrap.rb" {
+			t.Errorf("ruby command %q", cmd)
+		}
+	}
+	if real, err := filepath.EvalSymlinks("/usr/bin/ruby"); err == nil {
+		if rt, _ := cat.RuntimeFor(context.Background(), "ruby3.3"); rt.Interpreter != real {
+			t.Errorf("interpreter %s; want Debian's %s", rt.Interpreter, real)
+		}
+	}
+}
+
+// fakeJDK makes a Java installation under jvmDir that answers as a java
+// would but only echoes its arguments.
+func fakeJDK(t *testing.T, jvmDir, name, version string, withJavac bool) string {
+	t.Helper()
+	home := filepath.Join(jvmDir, name)
+	if err := os.MkdirAll(filepath.Join(home, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tools := []string{"java"}
+	if withJavac {
+		tools = append(tools, "javac")
+	}
+	for _, tool := range tools {
+		if err := os.WriteFile(filepath.Join(home, "bin", tool), []byte("#!/bin/sh\necho \"$@\"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	release := "IMPLEMENTOR=\"Test\"\nJAVA_VERSION=\"" + version + "\"\n"
+	if err := os.WriteFile(filepath.Join(home, "release"), []byte(release), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return home
+}
+
+func TestRuntimeForJava(t *testing.T) {
+	ctx := context.Background()
+	jvmDir := t.TempDir()
+	jdk21 := fakeJDK(t, jvmDir, "jdk-21", "21.0.4", true)
+	fakeJDK(t, jvmDir, "jre-25", "25.0.1", false)
+	if err := os.Symlink("jdk-21", filepath.Join(jvmDir, "java-1.21.0")); err != nil {
+		t.Fatal(err)
+	}
+	noPath := func(string) (string, error) { return "", exec.ErrNotFound }
+	cat := NewCatalog(WithJVMDir(jvmDir), WithLookPath(noPath))
+
+	rt, err := cat.RuntimeFor(ctx, "java21")
+	if err != nil || rt.Family != FamilyJava || rt.Interpreter != filepath.Join(jdk21, "bin", "java") ||
+		rt.Compiler != filepath.Join(jdk21, "bin", "javac") || rt.HostVersion != "21.0.4" {
+		t.Fatalf("RuntimeFor(java21) = %+v, %v", rt, err)
+	}
+	// The launcher sizes the heap from the function's memory and puts the
+	// function's classes, root jars and lib/ jars after the bootstrap's.
+	cmd := rt.Command("/var/runtime", "/var/task")
+	run := exec.Command(cmd[0], cmd[1:]...)
+	run.Env = []string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=1024"}
+	out, err := run.Output()
+	if err != nil {
+		t.Fatalf("launcher %q: %v", cmd, err)
+	}
+	for _, flag := range []string{"-Xmx870m", "-XX:TieredStopAtLevel=1", "-Xshare:auto", "-cp /var/runtime:/var/task:/var/task/*:/var/task/lib/* NimbusBootstrap"} {
+		if !strings.Contains(string(out), flag) {
+			t.Errorf("java started as %q; want %s", out, flag)
+		}
+	}
+
+	for _, tc := range []struct {
+		name, runtime string
+		catalog       *Catalog
+		wantText      []string
+	}{
+		{"JRE without javac", "java25", cat, []string{"needs a javac", "jre-25 has only a JRE"}},
+		{"version the host lacks", "java17", cat, []string{"needs Java 17", "which has Java 21.0.4 (" + jdk21 + ")", "Java 25.0.1"}},
+		{"no Java at all", "java17", NewCatalog(WithJVMDir(t.TempDir()), WithLookPath(noPath)), []string{"which has no Java"}},
+		{"no ruby at all", "ruby3.3", NewCatalog(WithLookPath(noPath)), []string{"needs Ruby 3", "no usable ruby on its PATH"}},
+		{"unknown java", "java19", cat, []string{"Value 'java19' at 'runtime'"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tc.catalog.RuntimeFor(ctx, tc.runtime)
+			var ae *awserr.Error
+			if !errors.As(err, &ae) || ae.Kind != awserr.Validation {
+				t.Fatalf("RuntimeFor(%s) = %v; want a validation error", tc.runtime, err)
+			}
+			for _, s := range tc.wantText {
+				if !strings.Contains(ae.Message, s) {
+					t.Errorf("message %q lacks %q", ae.Message, s)
+				}
+			}
+		})
+	}
+}
+
+func TestRuntimeForHostJava(t *testing.T) {
+	if _, err := exec.LookPath("javac"); err != nil {
+		t.Skip("host has no javac on its PATH (Debian: apt-get install openjdk-17-jdk-headless)")
+	}
+	out, err := exec.Command("java", "-XshowSettings:properties", "-version").CombinedOutput()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var home, version string
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "java.home = "); ok {
+			home = v
+		}
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "java.version = "); ok {
+			version = v
+		}
+	}
+	name := "java" + strings.SplitN(version, ".", 2)[0]
+	rt, err := NewCatalog().RuntimeFor(context.Background(), name)
+	if err != nil {
+		t.Fatalf("RuntimeFor(%s) for the host's java %s (%s): %v", name, version, home, err)
+	}
+	if rt.Interpreter != filepath.Join(home, "bin", "java") || rt.HostVersion != version || rt.Compiler == "" {
+		t.Errorf("RuntimeFor(%s) = %+v; want %s/bin/java, version %s", name, rt, home, version)
 	}
 }
