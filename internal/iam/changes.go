@@ -63,9 +63,11 @@ func (t *countingTx) Create(key store.Key, v any) (store.Meta, error) {
 
 // isNewSession reports a write that creates an STS session. It changes no
 // cached answer: a session is found by its access key, drawn at random as
-// it is created, so nothing can have been cached about it before, and
-// failures are never cached. Not counting it keeps the caches warm while
-// workloads mint credentials (every Lambda cold start does).
+// it is created, so nothing can have been cached about it before: failed
+// lookups are never cached, nor a role session's policies gathered
+// without its record (principalPolicies.sessionMissing). Not counting it
+// keeps the caches warm while workloads mint credentials (every Lambda
+// cold start does).
 func isNewSession(kind string, version int64) bool {
 	return kind == kindSession && version == 1
 }
