@@ -74,7 +74,7 @@ func environ(fn *Function, rt lambdart.Runtime, apiAddr, stream string, creds *C
 		reserved["AWS_SESSION_TOKEN"] = c.SessionToken
 	}
 	// Lambda sets AWS_EXECUTION_ENV for its managed runtimes only.
-	if rt.Family == lambdart.FamilyPython || rt.Family == lambdart.FamilyNodeJS {
+	if rt.Family != "" && rt.Family != lambdart.FamilyProvided {
 		reserved["AWS_EXECUTION_ENV"] = "AWS_Lambda_" + rt.Name
 	}
 	maps.Copy(env, reserved)
