@@ -140,3 +140,37 @@ func BenchmarkColdStartNode(b *testing.B) {
 	})
 	benchColdStart(b, argv, taskRoot, "index.handler", `{"message":"hi"}`)
 }
+
+const rbBenchFunction = "def handler(event:, context:)\n  { 'message' => event['message'] }\nend\n"
+
+func BenchmarkWarmInvokeRuby(b *testing.B) {
+	benchWarmInvoke(b, startRuby(b, "function.handler", map[string]string{"function.rb": rbBenchFunction}), `{"message":"hi"}`)
+}
+
+func BenchmarkWarmInvokeJava(b *testing.B) {
+	runtimes, taskRoot := hostJava(b)
+	benchWarmInvoke(b, startJava(b, runtimes[0], taskRoot, "example.Hello"), `{"message":"hi"}`)
+}
+
+func BenchmarkColdStartRuby(b *testing.B) {
+	rt := hostRubyRuntime(b)
+	taskRoot := writeTaskRoot(b, map[string]string{"function.rb": rbBenchFunction})
+	runtimeDir := b.TempDir()
+	if err := rt.WriteFiles(runtimeDir); err != nil {
+		b.Fatal(err)
+	}
+	benchColdStart(b, rt.Command(runtimeDir, taskRoot), taskRoot, "function.handler", `{"message":"hi"}`)
+}
+
+// BenchmarkColdStartJava starts each JVM the host has for a Lambda Java
+// runtime with the bootstrap already compiled, as every cold start but the
+// first after nimbus's data directory was made does.
+func BenchmarkColdStartJava(b *testing.B) {
+	runtimes, taskRoot := hostJava(b)
+	for _, rt := range runtimes {
+		b.Run(rt.Name, func(b *testing.B) {
+			argv := rt.Command(javaFixture.runtimeDirs[rt.Name], taskRoot)
+			benchColdStart(b, argv, taskRoot, "example.Hello", `{"message":"hi"}`)
+		})
+	}
+}

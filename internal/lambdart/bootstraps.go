@@ -105,7 +105,8 @@ func (r Runtime) Command(runtimeDir, taskRoot string) []string {
 	case FamilyNodeJS:
 		return []string{r.Interpreter, filepath.Join(runtimeDir, "index.mjs")}
 	case FamilyRuby:
-		return []string{r.Interpreter, filepath.Join(runtimeDir, "bootstrap.rb")}
+		// RubyGems loads only when the function needs it (see bootstrap.rb).
+		return []string{r.Interpreter, "--disable-gems", filepath.Join(runtimeDir, "bootstrap.rb")}
 	case FamilyJava:
 		return []string{"/bin/sh", "-c", javaLauncher, "java", r.Interpreter, runtimeDir, taskRoot}
 	}

@@ -103,6 +103,16 @@ func TestRubyHandlers(t *testing.T) {
 				"    def self.place(event:, context:)\n      { total: Pricing.total(event['n']), fn: context.function_name }\n    end\n  end\nend\n",
 			"app/pricing.rb": "module Shop\n  module Pricing\n    def self.total(n) = n * 3\n  end\nend\n",
 		}, `{"n":14}`, `{"total":42,"fn":"hello"}`},
+		{"gem bundled into vendor/bundle (for another Ruby minor)", "function.handler", map[string]string{
+			"function.rb": "require 'greeter'\ndef handler(event:, context:) = Greeter.greet(event['name'])\n",
+			"vendor/bundle/ruby/3.3.0/gems/greeter-1.0.0/lib/greeter.rb": "module Greeter\n  def self.greet(name) = \"hello, #{name}\"\nend\n",
+			"vendor/bundle/ruby/3.3.0/specifications/greeter-1.0.0.gemspec": "Gem::Specification.new do |s|\n  s.name = 'greeter'\n" +
+				"  s.version = '1.0.0'\n  s.summary = 'test'\n  s.authors = ['nimbus']\n  s.files = ['lib/greeter.rb']\n  s.require_paths = ['lib']\nend\n",
+		}, `{"name":"ruby"}`, `"hello, ruby"`},
+		{"gem the host's Ruby bundles, required at load and in the handler", "function.handler", map[string]string{
+			"function.rb": "require 'rexml/document'\ndef handler(event:, context:)\n  require 'minitest'\n" +
+				"  [REXML::Document.new(event['xml']).root.name, defined?(Minitest) ? 'minitest' : nil]\nend\n",
+		}, `{"xml":"<order id='1'/>"}`, `["order","minitest"]`},
 		{"returns nil", "function.noop", map[string]string{"function.rb": "def noop(event:, context:)\nend\n"},
 			`{}`, `null`},
 	} {

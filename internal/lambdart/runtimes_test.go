@@ -97,7 +97,7 @@ func TestRuntimeForRuby(t *testing.T) {
 			t.Errorf("RuntimeFor(%s) = %+v, %v; want the host's Ruby %s", name, rt, err, host)
 			continue
 		}
-		if cmd := rt.Command("/var/runtime", "/var/task"); len(cmd) != 2 || cmd[0] != rt.Interpreter || cmd[1] != "/var/runtime/bootstrap.rb" {
+		if cmd := rt.Command("/var/runtime", "/var/task"); len(cmd) != 3 || cmd[0] != rt.Interpreter || cmd[2] != "/var/runtime/bootstrap.rb" {
 			t.Errorf("ruby command %q", cmd)
 		}
 	}

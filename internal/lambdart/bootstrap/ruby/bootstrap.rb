@@ -6,6 +6,28 @@
 # handler `file.method` or `file.Module::Class.method` from LAMBDA_TASK_ROOT
 # and serves invocations until the sandbox is killed. Standard library only
 # (net/http, json), so it runs on whatever Ruby 3.x the host has.
+#
+# nimbus starts it with --disable-gems: loading RubyGems costs about 70 ms
+# of CPU, a third of a cold start, and most functions need only the
+# standard library. A function that bundled gems gets RubyGems at once
+# (add_bundled_gems); any other require that fails without it loads it and
+# tries again, so gems the host's Ruby bundles (rexml, say) still load.
+unless defined?(::Gem::Specification)
+  module Kernel
+    alias nimbus_require_without_gems require
+    private :nimbus_require_without_gems
+
+    def require(path)
+      nimbus_require_without_gems(path)
+    rescue LoadError
+      raise if defined?(::Gem::Specification)
+
+      nimbus_require_without_gems('rubygems')
+      require(path) # RubyGems' require now, which activates the gem
+    end
+    private :require
+  end
+end
 
 require 'json'
 require 'net/http'
@@ -163,10 +185,15 @@ module NimbusLambda
   # Ruby may not be the one the function was bundled for.
   def add_bundled_gems(task_root)
     bundled = Dir.glob(File.join(task_root, 'vendor/bundle/ruby/*')) + Dir.glob('/opt/ruby/gems/*')
-    return if bundled.empty? || !defined?(Gem)
+    return if bundled.empty?
 
-    ENV['GEM_PATH'] = (bundled + (ENV['GEM_PATH'] || '').split(':') + Gem.default_path).uniq.join(':')
-    Gem.clear_paths
+    # A trailing separator keeps RubyGems' default directories after these.
+    ENV['GEM_PATH'] = "#{(bundled + ENV.fetch('GEM_PATH', '').split(':')).uniq.join(':')}:"
+    if defined?(::Gem::Specification)
+      Gem.clear_paths
+    else
+      require 'rubygems'
+    end
   end
 
   def serve(client, handler)
