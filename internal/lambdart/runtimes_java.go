@@ -149,7 +149,10 @@ func (r Runtime) compileJavaBootstrap(dir string) error {
 		return fmt.Errorf("compile %s bootstrap: %w", r.Name, err)
 	}
 	defer os.RemoveAll(build)
-	cmd := exec.CommandContext(ctx, r.Compiler, "--release", "17", "-encoding", "UTF-8", "-nowarn",
+	// String concatenation compiled inline rather than through
+	// invokedynamic, whose first use costs a cold start tens of
+	// milliseconds of method-handle spinning.
+	cmd := exec.CommandContext(ctx, r.Compiler, "--release", "17", "-encoding", "UTF-8", "-nowarn", "-XDstringConcat=inline",
 		"-d", build, filepath.Join(dir, "NimbusBootstrap.java"))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("compile %s bootstrap with %s: %w\n%s", r.Name, r.Compiler, err, out)

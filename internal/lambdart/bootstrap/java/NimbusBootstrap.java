@@ -365,7 +365,7 @@ public final class NimbusBootstrap {
                     return inv.traceId;
                 case "getLogger":
                     return Proxy.newProxyInstance(m.getReturnType().getClassLoader(),
-                            new Class<?>[] {m.getReturnType()}, NimbusBootstrap::log);
+                            new Class<?>[] {m.getReturnType()}, new LoggerHandler());
                 case "toString":
                     return "LambdaContext[requestId=" + inv.requestId + "]";
                 case "hashCode":
@@ -381,8 +381,17 @@ public final class NimbusBootstrap {
         }
     }
 
-    // log is LambdaLogger's log(String) and log(byte[]) (and their
+    // LoggerHandler is LambdaLogger's log(String) and log(byte[]) (and their
     // log-level overloads): lines to stdout, as Lambda's logger writes them.
+    // A class rather than a method reference: the first lambda of a JVM
+    // costs tens of milliseconds of invokedynamic bootstrapping.
+    static final class LoggerHandler implements InvocationHandler {
+        @Override
+        public Object invoke(Object proxy, Method m, Object[] args) {
+            return log(proxy, m, args);
+        }
+    }
+
     private static Object log(Object proxy, Method m, Object[] args) {
         switch (m.getName()) {
             case "log":
