@@ -3,6 +3,8 @@ package ec2
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/nimbus-dev/nimbus/internal/store"
@@ -111,16 +113,9 @@ func listPartition(tx store.Tx, key partitionKey, rev int64, prev *cachedPartiti
 		p.byID = map[string]cachedInstance{}
 	}
 	err := tx.List(store.Query{Kind: kindInstance, Account: key.account, Region: key.region}, func(o store.Object) error {
-		var c cachedInstance
-		var ok bool
-		if prev != nil {
-			c, ok = prev.byID[o.Key.ID]
-		}
-		if !ok || c.version != o.Meta.Version || c.revision != o.Meta.Revision {
-			c = cachedInstance{version: o.Meta.Version, revision: o.Meta.Revision, size: len(o.Data), inst: new(instance)}
-			if err := o.Decode(c.inst); err != nil {
-				return fmt.Errorf("decode instance %s: %w", o.Key.ID, err)
-			}
+		c, err := prev.decode(o)
+		if err != nil {
+			return err
 		}
 		p.sorted = append(p.sorted, c.inst)
 		p.byID[o.Key.ID] = c
@@ -131,6 +126,62 @@ func listPartition(tx store.Tx, key partitionKey, rev int64, prev *cachedPartiti
 		return nil, fmt.Errorf("list: %w", err)
 	}
 	return p, nil
+}
+
+// decode returns the listed record o decoded, by p if p (which may be nil)
+// decoded this very write of it.
+func (p *cachedPartition) decode(o store.Object) (cachedInstance, error) {
+	if p != nil {
+		if c, ok := p.byID[o.Key.ID]; ok && c.version == o.Meta.Version && c.revision == o.Meta.Revision {
+			return c, nil
+		}
+	}
+	c := cachedInstance{version: o.Meta.Version, revision: o.Meta.Revision, size: len(o.Data), inst: new(instance)}
+	if err := o.Decode(c.inst); err != nil {
+		return cachedInstance{}, fmt.Errorf("decode instance %s: %w", o.Key.ID, err)
+	}
+	return c, nil
+}
+
+// page returns, sorted by ID, at most n of the partition's instances whose
+// IDs sort after after (from the first when after is ""), as of a store
+// revision no older than the call. When the partition's cached instances
+// are out of date it lists only those n, for a page of a large partition
+// after a write costs the page rather than the partition; the cache keeps
+// what it had.
+func (c *instanceCache) page(ctx context.Context, st store.Store, account, reg, after string, n int) ([]*instance, error) {
+	key := partitionKey{account, reg}
+	var out []*instance
+	err := st.View(ctx, func(tx store.Tx) error {
+		rev, err := tx.Revision()
+		if err != nil {
+			return fmt.Errorf("read store revision: %w", err)
+		}
+		prev := c.lookup(key)
+		if prev != nil && prev.revision == rev {
+			start, _ := slices.BinarySearchFunc(prev.sorted, after, func(inst *instance, id string) int {
+				return strings.Compare(inst.InstanceId, id)
+			})
+			if start < len(prev.sorted) && prev.sorted[start].InstanceId == after {
+				start++
+			}
+			out = prev.sorted[start:min(len(prev.sorted), start+n)]
+			return nil
+		}
+		q := store.Query{Kind: kindInstance, Account: key.account, Region: key.region, After: after, Limit: n}
+		return tx.List(q, func(o store.Object) error {
+			c, err := prev.decode(o)
+			if err != nil {
+				return err
+			}
+			out = append(out, c.inst)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load a page of the instances of %s/%s: %w", account, reg, err)
+	}
+	return out, nil
 }
 
 // lookup returns the partition's cached instances, nil for none, and marks

@@ -57,6 +57,23 @@ func (e *EC2) selectInstances(ctx context.Context, sel instanceSelection) ([]*in
 		return nil, "", err
 	}
 	account, reg := partition(ctx)
+	idOf := func(i *instance) string { return i.InstanceId }
+	if len(sel.InstanceIds) == 0 && len(sel.Filters) == 0 && sel.Keep == nil && sel.MaxResults > 0 {
+		// A page of everything: read just the page, and one more to know
+		// whether another follows.
+		after := ""
+		if sel.NextToken != "" {
+			var err error
+			if after, err = decodePageToken(sel.NextToken); err != nil {
+				return nil, "", err
+			}
+		}
+		items, err := e.instanceCache.page(ctx, e.store, account, reg, after, sel.MaxResults+1)
+		if err != nil {
+			return nil, "", awserr.Internalf(err, "list instances")
+		}
+		return paginate(items, sel.MaxResults, "", idOf)
+	}
 	var chosen []*instance
 	var err error
 	if len(sel.InstanceIds) == 0 {
@@ -78,11 +95,14 @@ func (e *EC2) selectInstances(ctx context.Context, sel instanceSelection) ([]*in
 		}
 		chosen = kept
 	}
-	matched, err := matching(chosen, sel.Filters, sel.Fields, func(inst *instance) []Tag { return inst.Tags })
-	if err != nil {
-		return nil, "", err
+	matched := chosen
+	if len(sel.Filters) > 0 {
+		matched, err = matching(chosen, sel.Filters, sel.Fields, func(inst *instance) []Tag { return inst.Tags })
+		if err != nil {
+			return nil, "", err
+		}
 	}
-	return paginate(matched, sel.MaxResults, sel.NextToken, func(i *instance) string { return i.InstanceId })
+	return paginate(matched, sel.MaxResults, sel.NextToken, idOf)
 }
 
 type describeInstanceStatusInput struct {

@@ -131,11 +131,30 @@ func (in *instance) privateDNSName() string {
 	if err != nil {
 		return ""
 	}
-	host := "ip-" + strings.ReplaceAll(ip.String(), ".", "-")
-	if in.Region == "us-east-1" {
-		return host + ".ec2.internal"
+	// Built in one allocation: DescribeInstances names every instance it
+	// shows, thousands at a time. ParseAddr refuses IPv4 in any but the
+	// canonical form, so the text needs no re-formatting.
+	addr := in.visibleIP()
+	if !ip.Is4() {
+		addr = ip.String()
 	}
-	return host + "." + in.Region + ".compute.internal"
+	var b strings.Builder
+	b.Grow(len("ip-") + len(addr) + len(".") + len(in.Region) + len(".compute.internal"))
+	b.WriteString("ip-")
+	for _, r := range addr {
+		if r == '.' {
+			r = '-'
+		}
+		b.WriteRune(r)
+	}
+	if in.Region == "us-east-1" {
+		b.WriteString(".ec2.internal")
+	} else {
+		b.WriteString(".")
+		b.WriteString(in.Region)
+		b.WriteString(".compute.internal")
+	}
+	return b.String()
 }
 
 func (in *instance) monitoringState() string {

@@ -200,7 +200,9 @@ func (in *instance) view() instanceView {
 	if in.State == stateTerminated {
 		return v
 	}
+	// The interface's groups are the instance's: one copy serves both.
 	v.SecurityGroups = append(v.SecurityGroups, in.SecurityGroups...)
+	v.BlockDeviceMappings = make([]blockDeviceView, 0, 1+len(in.Volumes))
 	v.BlockDeviceMappings = append(v.BlockDeviceMappings, blockDeviceView{DeviceName: in.RootDevice,
 		Ebs: ebsView{AttachTime: in.CreatedAt, DeleteOnTermination: in.DeleteOnTermination, Status: "attached", VolumeId: in.RootVolumeId}})
 	for _, vol := range in.Volumes {
@@ -210,7 +212,7 @@ func (in *instance) view() instanceView {
 	ni := networkInterfaceView{
 		Attachment: attachmentView{AttachTime: in.CreatedAt, AttachmentId: in.AttachmentId, DeleteOnTermination: true,
 			Status: "attached"},
-		Groups: append([]groupIdentifier{}, in.SecurityGroups...), Ipv6Addresses: []struct{}{}, MacAddress: in.MacAddress,
+		Groups: v.SecurityGroups, Ipv6Addresses: []struct{}{}, MacAddress: in.MacAddress,
 		NetworkInterfaceId: in.NetworkInterfaceId, OwnerId: in.OwnerId, PrivateDnsName: v.PrivateDnsName,
 		PrivateIpAddress: v.PrivateIpAddress, PrivateIpAddresses: []privateIPView{}, SourceDestCheck: true,
 		Status: "in-use", SubnetId: in.SubnetId, VpcId: in.VpcId, InterfaceType: "interface",
