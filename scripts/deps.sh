@@ -9,7 +9,9 @@ mode=${1:-run}
 
 # package:command-or-path that proves it is installed
 run_pkgs="runc:runc crun:crun containernetworking-plugins:/usr/lib/cni/bridge nftables:nft busybox-static:/bin/busybox e2fsprogs:mkfs.ext4 iproute2:ip debootstrap:debootstrap tini:/usr/bin/tini-static"
-test_pkgs="curl:curl awscli:/usr/bin/aws openssh-client:ssh python3-botocore:/usr/lib/python3/dist-packages/botocore python3:/usr/bin/python3 nodejs:/usr/bin/node zip:zip"
+# ruby: the ruby3.x Lambda runtimes; a JDK (javac builds nimbus's Java bootstrap) only where
+# the host has no javac at all, since any JDK 17+ serves.
+test_pkgs="curl:curl awscli:/usr/bin/aws openssh-client:ssh python3-botocore:/usr/lib/python3/dist-packages/botocore python3:/usr/bin/python3 nodejs:/usr/bin/node zip:zip ruby:ruby openjdk-17-jdk-headless:javac"
 
 pkgs=$run_pkgs
 [ "$mode" = test ] && pkgs="$run_pkgs $test_pkgs"
