@@ -178,6 +178,10 @@ func TestJavaHandlers(t *testing.T) {
 				{"static method, boxed number", "example.Orders::twice", `21`, `42`},
 				{"stream handler", "example.Orders::echo", `{"n":1}`, `{"bytes":7,"fn":"hello"}`},
 				{"class in a jar at the root", "fat.Packed::count", `[1,2,3]`, `6`},
+				{"value types as strings", "example.Orders::schedule",
+					`{"id":"0f8fad5b-d9cb-469f-a165-70867728950e","day":"2026-02-28","callback":"https://example.com/cb"}`,
+					`{"id":"0f8fad5b-d9cb-469f-a165-70867728950e","next":"2026-03-01","host":"example.com","window":"PT1H30M",` +
+						`"note":"leave at door","missing":null,"at":1700000000000}`},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					p := startJava(t, rt, taskRoot, tc.handler)
@@ -258,6 +262,14 @@ func TestJavaErrors(t *testing.T) {
 		if res := p.mustInvoke(t, `{"order":"o-43"}`); !strings.Contains(string(res.Payload), "o-43") {
 			t.Errorf("second invoke %q %s", res.FunctionError, res.Payload)
 		}
+	})
+	t.Run("stack overflow ends the runtime", func(t *testing.T) {
+		p := startJava(t, runtimes[0], taskRoot, "example.Orders::recurse")
+		res := p.mustInvoke(t, `0`)
+		if res.FunctionError != "Unhandled" || res.ErrorType != "java.lang.StackOverflowError" {
+			t.Fatalf("result %q %q %.300s", res.FunctionError, res.ErrorType, res.Payload)
+		}
+		p.waitExit(t) // a JVM out of stack or memory is not trusted again
 	})
 	t.Run("event of the wrong type", func(t *testing.T) {
 		p := startJava(t, runtimes[0], taskRoot, "example.Orders::twice")

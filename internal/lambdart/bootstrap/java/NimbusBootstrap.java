@@ -29,9 +29,14 @@ import java.lang.reflect.Type;
 import java.math.BigDecimal;
 import java.math.BigInteger;
 import java.net.Socket;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.temporal.TemporalAccessor;
+import java.time.temporal.TemporalAmount;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Date;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -39,7 +44,9 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
+import java.util.UUID;
 
 public final class NimbusBootstrap {
     private static final String API_VERSION = "2018-06-01";
@@ -96,6 +103,11 @@ public final class NimbusBootstrap {
                 Map<String, Object> doc = errorDocument(t);
                 logError(doc);
                 client.postError("/runtime/invocation/" + requestId + "/error", doc);
+                if (t instanceof VirtualMachineError) {
+                    // Out of memory or stack, the JVM may be broken: end
+                    // it so the sandbox is not used again, as Lambda does.
+                    System.exit(1);
+                }
                 continue;
             }
             Response res = client.request("POST", "/runtime/invocation/" + requestId + "/response", payload, null);
@@ -836,10 +848,47 @@ public final class NimbusBootstrap {
                 }
                 return out;
             }
+            if (v instanceof String) {
+                Object parsed = fromString((String) v, raw);
+                if (parsed != null) {
+                    return parsed;
+                }
+            }
             if (!(v instanceof Map)) {
                 throw new IllegalArgumentException("cannot read " + write(v) + " as a " + raw.getName());
             }
             return bean((Map<String, Object>) v, raw);
+        }
+
+        // fromString reads a value type from its text the way the type
+        // offers: parse(CharSequence) (java.time), fromString (UUID),
+        // valueOf(String) or a String constructor (URI); null when none.
+        private static Object fromString(String v, Class<?> raw) {
+            String[][] factories = {{"parse", "java.lang.CharSequence"}, {"fromString", "java.lang.String"},
+                {"valueOf", "java.lang.String"}};
+            for (String[] f : factories) {
+                try {
+                    Method m = raw.getMethod(f[0], f[1].equals("java.lang.String") ? String.class : CharSequence.class);
+                    if (Modifier.isStatic(m.getModifiers()) && raw.isAssignableFrom(m.getReturnType())) {
+                        return m.invoke(null, v);
+                    }
+                } catch (NoSuchMethodException e) {
+                    // try the next way
+                } catch (InvocationTargetException e) {
+                    throw new IllegalArgumentException("cannot read \"" + v + "\" as a " + raw.getName() + ": "
+                            + e.getCause(), e.getCause());
+                } catch (IllegalAccessException e) {
+                    return null;
+                }
+            }
+            try {
+                return raw.getConstructor(String.class).newInstance(v);
+            } catch (InvocationTargetException e) {
+                throw new IllegalArgumentException("cannot read \"" + v + "\" as a " + raw.getName() + ": "
+                        + e.getCause(), e.getCause());
+            } catch (ReflectiveOperationException e) {
+                return null;
+            }
         }
 
         private static List<?> asList(Object v, Type t) {
@@ -986,6 +1035,13 @@ public final class NimbusBootstrap {
                 } else {
                     b.append(d);
                 }
+            } else if (v instanceof Optional) {
+                write(b, ((Optional<?>) v).orElse(null), depth + 1);
+            } else if (v instanceof Date) {
+                b.append(((Date) v).getTime()); // epoch milliseconds, as Jackson writes a Date
+            } else if (v instanceof TemporalAccessor || v instanceof TemporalAmount || v instanceof UUID
+                    || v instanceof URI || v instanceof Path) {
+                quote(b, v.toString()); // ISO-8601 for java.time; a Path is no list of names
             } else if (v instanceof Number || v instanceof Boolean) {
                 b.append(v);
             } else if (v instanceof Map) {

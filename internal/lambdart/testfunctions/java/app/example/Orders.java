@@ -53,6 +53,25 @@ public class Orders {
 
     public record Summary(String id, int lines) {}
 
+    // Delivery has value types read from and written as strings.
+    public static class Delivery {
+        public java.util.UUID id;
+        public java.time.LocalDate day;
+        public java.net.URI callback;
+    }
+
+    public Map<String, Object> schedule(Delivery d) {
+        Map<String, Object> out = new java.util.LinkedHashMap<>();
+        out.put("id", d.id);
+        out.put("next", d.day.plusDays(1));
+        out.put("host", d.callback.getHost());
+        out.put("window", java.time.Duration.ofMinutes(90));
+        out.put("note", java.util.Optional.of("leave at door"));
+        out.put("missing", java.util.Optional.empty());
+        out.put("at", new java.util.Date(1700000000000L));
+        return out;
+    }
+
     public Receipt place(Order order, Context context) {
         double total = 0;
         for (Line l : order.lines) {
@@ -81,6 +100,10 @@ public class Orders {
 
     public String fail(Map<String, Object> event) {
         return check(event);
+    }
+
+    public int recurse(Integer depth) {
+        return recurse(depth + 1) + 1;
     }
 
     private static String check(Map<String, Object> event) {
