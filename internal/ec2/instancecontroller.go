@@ -452,6 +452,8 @@ func (c *InstanceController) runSandbox(ctx context.Context, inst *instance, boo
 		Mounts: append([]substrate.Mount{{Type: substrate.MountBind, Source: bootDir, Destination: bootMount, ReadOnly: true}},
 			volumeMounts...),
 		Init: true,
+		// The image's users sudo, as on an EC2 instance.
+		AllowPrivilegeGain: true,
 	}
 	if c.network != "" {
 		var release func()

@@ -48,6 +48,11 @@ type Spec struct {
 	// The oci driver uses the host's tini-static (Debian package tini); a
 	// command ended by a signal then reports ExitCode 128+signal, Signal 0.
 	Init bool
+	// AllowPrivilegeGain lets setuid programs (sudo, su) raise privileges
+	// inside the sandbox, up to its capabilities: an EC2 instance is a whole
+	// system whose users sudo. Otherwise no process can gain privileges
+	// (no_new_privs), as for functions and jobs.
+	AllowPrivilegeGain bool
 }
 
 // RootFS is the root filesystem: an unpacked image directory, either used as

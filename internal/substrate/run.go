@@ -67,6 +67,9 @@ type RunSpec struct {
 	Mounts  []Mount
 	// Init runs a PID 1 reaper (long-lived EC2 instances).
 	Init bool
+	// AllowPrivilegeGain lets setuid programs such as sudo work inside
+	// (sandbox.Spec.AllowPrivilegeGain).
+	AllowPrivilegeGain bool
 }
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
@@ -204,20 +207,21 @@ func (h *Host) runSteps(ctx context.Context, e *entry, rs RunSpec, spec sandbox.
 // nothing on the host.
 func (h *Host) buildSpec(ctx context.Context, rs RunSpec) (sandbox.Spec, string, error) {
 	spec := sandbox.Spec{
-		ID:          rs.ID,
-		Labels:      ownerLabels(rs.ID, rs.Owner, rs.Labels),
-		Command:     rs.Command,
-		WorkDir:     rs.WorkDir,
-		User:        rs.User,
-		Hostname:    rs.Hostname,
-		MilliCPU:    rs.MilliCPU,
-		MemoryBytes: rs.MemoryBytes,
-		PidsLimit:   rs.PidsLimit,
-		GPUs:        rs.GPUs,
-		Rlimits:     rs.Rlimits,
-		ReadOnly:    rs.ReadOnlyRoot,
-		Init:        rs.Init,
-		Log:         sandbox.LogSink{Path: filepath.Join(h.logDir, rs.ID+".log")},
+		ID:                 rs.ID,
+		Labels:             ownerLabels(rs.ID, rs.Owner, rs.Labels),
+		Command:            rs.Command,
+		WorkDir:            rs.WorkDir,
+		User:               rs.User,
+		Hostname:           rs.Hostname,
+		MilliCPU:           rs.MilliCPU,
+		MemoryBytes:        rs.MemoryBytes,
+		PidsLimit:          rs.PidsLimit,
+		GPUs:               rs.GPUs,
+		Rlimits:            rs.Rlimits,
+		ReadOnly:           rs.ReadOnlyRoot,
+		Init:               rs.Init,
+		AllowPrivilegeGain: rs.AllowPrivilegeGain,
+		Log:                sandbox.LogSink{Path: filepath.Join(h.logDir, rs.ID+".log")},
 	}
 	if rs.MilliCPU < 0 || rs.MemoryBytes < 0 || rs.PidsLimit < 0 || rs.GPUs < 0 {
 		return spec, "", fmt.Errorf("negative resource limit: %w", ErrInvalid)

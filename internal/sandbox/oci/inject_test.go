@@ -79,3 +79,31 @@ func TestInjectMountCreatesTarget(t *testing.T) {
 		t.Errorf("the target was made in the image root on the host: %v", err)
 	}
 }
+
+// TestPrivilegeGainIsOptIn: sandboxes run with no_new_privs unless the spec
+// allows privilege gain (an EC2 instance, whose users sudo).
+func TestPrivilegeGainIsOptIn(t *testing.T) {
+	f := newFixture(t)
+	for _, allow := range []bool{false, true} {
+		spec := f.spec(`grep NoNewPrivs /proc/self/status`)
+		spec.AllowPrivilegeGain = allow
+		h := f.start(spec)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		st, err := f.d.Wait(ctx, h)
+		cancel()
+		if err != nil || st.ExitCode != 0 {
+			t.Fatalf("Wait: %+v, %v", st, err)
+		}
+		recs, err := sandboxlog.ReadFile(spec.Log.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "NoNewPrivs:\t1"
+		if allow {
+			want = "NoNewPrivs:\t0"
+		}
+		if got := sandboxlog.Lines(recs, ""); len(got) != 1 || got[0] != want {
+			t.Errorf("AllowPrivilegeGain=%v: %q, want %q", allow, got, want)
+		}
+	}
+}

@@ -170,7 +170,7 @@ func buildSpec(spec sandbox.Spec, rootPath string, mode CgroupMode, gpus []gpuDe
 			Capabilities: &specs.LinuxCapabilities{
 				Bounding: caps, Effective: caps, Permitted: caps,
 			},
-			NoNewPrivileges: true,
+			NoNewPrivileges: !spec.AllowPrivilegeGain,
 			Rlimits:         []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024}},
 		},
 		Mounts:      defaultMounts(mode),
