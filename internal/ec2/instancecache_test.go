@@ -107,6 +107,12 @@ func (f *describeFixture) checkAgainstFresh(step string) {
 		{},
 		{Filters: []Filter{{"tag:Name", []string{"bench"}}}},
 		{Filters: []Filter{{"instance-state-name", []string{"stopped", "terminated"}}}},
+		// Named exactly: only the named instances are read.
+		{Filters: []Filter{{"instance-id", []string{f.ids[0], f.ids[3], f.ids[6], f.ids[0], "i-00000000000000000"}}}},
+		{Filters: []Filter{{"instance-state-name", []string{"stopped"}}, {"instance-id", f.ids[4:8]}}},
+		{Filters: []Filter{{"instance-id", f.ids[:6]}, {"tag:Name", []string{"web"}}}, MaxResults: 5},
+		// A wildcard: every instance is read.
+		{Filters: []Filter{{"instance-id", []string{f.ids[1][:6] + "*", f.ids[2]}}}},
 	}
 	for _, in := range inputs {
 		got, err := f.e.describeInstances(f.ctx, &in)
@@ -144,11 +150,7 @@ func (f *describeFixture) checkPages(step string) {
 // uncached answers in by decoding every record of the partition.
 func (f *describeFixture) uncached(in describeInstancesInput) *describeInstancesOutput {
 	f.t.Helper()
-	all, err := f.e.loadInstances(f.ctx, testAccount, "us-east-1")
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	matched, err := matching(all, in.Filters, func(i *instance) fields { return i.filterFields },
+	matched, err := matching(f.mustLoadAll(), in.Filters, func(i *instance) fields { return i.filterFields },
 		func(i *instance) []Tag { return i.Tags })
 	if err != nil {
 		f.t.Fatal(err)
@@ -158,6 +160,40 @@ func (f *describeFixture) uncached(in describeInstancesInput) *describeInstances
 		f.t.Fatal(err)
 	}
 	return &describeInstancesOutput{Reservations: reservationsOf(page), NextToken: next}
+}
+
+// TestDescribeInstancesInstanceIDFilterErrors checks that reading only the
+// instances an instance-id filter names keeps DescribeInstances' answer to
+// an unknown filter: refused once an instance reaches it, whichever
+// instances are read.
+func TestDescribeInstancesInstanceIDFilterErrors(t *testing.T) {
+	f := newDescribeFixture(t, 3)
+	cases := []struct {
+		filters []Filter
+		refused bool
+	}{
+		{[]Filter{{"instance-id", []string{f.ids[0]}}, {"colour", []string{"red"}}}, true},
+		{[]Filter{{"colour", []string{"red"}}, {"instance-id", []string{"i-00000000000000000"}}}, true},
+		{[]Filter{{"instance-id", []string{"i-00000000000000000"}}, {"colour", []string{"red"}}}, false},
+		{[]Filter{{"instance-id", []string{f.ids[1]}}, {"instance-state-name", []string{"running"}}}, false},
+	}
+	for _, tc := range cases {
+		_, err := f.e.describeInstances(f.ctx, &describeInstancesInput{Filters: tc.filters})
+		_, uncachedErr := matching(f.mustLoadAll(), tc.filters, func(i *instance) fields { return i.filterFields },
+			func(i *instance) []Tag { return i.Tags })
+		if (err != nil) != tc.refused || (uncachedErr != nil) != tc.refused {
+			t.Errorf("filters %v: refused %v (reading everything: %v), want %v", tc.filters, err, uncachedErr, tc.refused)
+		}
+	}
+}
+
+func (f *describeFixture) mustLoadAll() []*instance {
+	f.t.Helper()
+	all, err := f.e.loadInstances(f.ctx, testAccount, "us-east-1")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return all
 }
 
 // firstDifference names the first instance in which two answers differ.

@@ -2,8 +2,11 @@ package ec2
 
 import (
 	"context"
+	"slices"
+	"strings"
 
 	"github.com/nimbus-dev/nimbus/internal/awserr"
+	"github.com/nimbus-dev/nimbus/internal/store"
 )
 
 type describeInstancesInput struct {
@@ -74,16 +77,8 @@ func (e *EC2) selectInstances(ctx context.Context, sel instanceSelection) ([]*in
 		}
 		return paginate(items, sel.MaxResults, "", idOf)
 	}
-	var chosen []*instance
-	var err error
-	if len(sel.InstanceIds) == 0 {
-		// Every instance, from the cache: the slice is shared, so what
-		// follows builds new ones rather than filter it in place.
-		chosen, err = e.instanceCache.load(ctx, e.store, account, reg)
-		if err != nil {
-			return nil, "", awserr.Internalf(err, "list instances")
-		}
-	} else if chosen, err = e.chooseInstances(ctx, account, reg, sel.InstanceIds); err != nil {
+	chosen, err := e.candidates(ctx, account, reg, sel)
+	if err != nil {
 		return nil, "", err
 	}
 	if sel.Keep != nil {
@@ -103,6 +98,59 @@ func (e *EC2) selectInstances(ctx context.Context, sel instanceSelection) ([]*in
 		}
 	}
 	return paginate(matched, sel.MaxResults, sel.NextToken, idOf)
+}
+
+// candidates returns, sorted by ID, the instances sel's answer is drawn
+// from: those it names, those its instance-id filter names, or else every
+// instance of the partition, which the cache shares: what follows builds
+// new slices rather than filter it in place.
+func (e *EC2) candidates(ctx context.Context, account, reg string, sel instanceSelection) ([]*instance, error) {
+	if len(sel.InstanceIds) > 0 {
+		return e.chooseInstances(ctx, account, reg, sel.InstanceIds)
+	}
+	if ids, ok := namedByFilter(sel.Filters, sel.Fields); ok {
+		var named []*instance
+		err := e.store.View(ctx, func(tx store.Tx) error {
+			var err error
+			named, _, _, err = getInstances(tx, account, reg, ids)
+			return err
+		})
+		if err != nil {
+			return nil, awserr.Internalf(err, "read instances")
+		}
+		sortByKey(named, func(i *instance) string { return i.InstanceId })
+		return named, nil
+	}
+	all, err := e.instanceCache.load(ctx, e.store, account, reg)
+	if err != nil {
+		return nil, awserr.Internalf(err, "list instances")
+	}
+	return all, nil
+}
+
+// namedByFilter returns the IDs an instance-id filter names, when it names
+// them exactly (no wildcards) and every filter's name is known. Then no
+// other instance can match, and no filter can fail on one that is read:
+// reading only the named instances answers what reading them all would.
+func namedByFilter(filters []Filter, fieldsOf func(*instance) fields) ([]string, bool) {
+	var ids []string
+	named := false
+	probe := fieldsOf(&instance{})
+	for _, f := range filters {
+		switch {
+		case strings.HasPrefix(f.Name, "tag:") || f.Name == "tag-key" || f.Name == "tag-value":
+			continue
+		case f.Name == "instance-id" && !named:
+			if slices.ContainsFunc(f.Values, func(v string) bool { return strings.ContainsAny(v, "*?") }) {
+				return nil, false
+			}
+			ids, named = f.Values, true
+		}
+		if _, known := probe(f.Name); !known {
+			return nil, false
+		}
+	}
+	return ids, named
 }
 
 type describeInstanceStatusInput struct {
