@@ -69,10 +69,12 @@ func (r Runtime) WriteFiles(dir string) error {
 const SpareControlEnv = "NIMBUS_SPARE_CONTROL"
 
 // Preloads reports whether the runtime's bootstrap can start as a warm
-// spare (see SpareControlEnv): nimbus's own bootstraps can; a provided
-// runtime's bootstrap is the function's, so it cannot.
+// spare (see SpareControlEnv): nimbus's Python, Node.js and Ruby bootstraps
+// can; a provided runtime's bootstrap is the function's, so it cannot, nor
+// can Java's: a JVM's environment (System.getenv) is fixed when it starts,
+// and its heap is sized from the function's memory.
 func (r Runtime) Preloads() bool {
-	return r.Family == FamilyPython || r.Family == FamilyNodeJS
+	return r.Family == FamilyPython || r.Family == FamilyNodeJS || r.Family == FamilyRuby
 }
 
 // ReadsAtStartup reports whether the runtime's interpreter (or the dynamic
@@ -88,7 +90,9 @@ func (r Runtime) ReadsAtStartup(key string) bool {
 	case r.Family == FamilyNodeJS:
 		return strings.HasPrefix(key, "NODE_") || key == "UV_THREADPOOL_SIZE"
 	case r.Family == FamilyRuby:
-		return strings.HasPrefix(key, "RUBY") || strings.HasPrefix(key, "GEM_")
+		// RubyGems, and with it GEM_PATH and GEM_HOME, loads only after a
+		// claim (see bootstrap.rb).
+		return strings.HasPrefix(key, "RUBY")
 	case r.Family == FamilyJava:
 		return key == "JAVA_TOOL_OPTIONS" || key == "_JAVA_OPTIONS" || key == "JDK_JAVA_OPTIONS"
 	}

@@ -8,8 +8,8 @@ func TestPreloadsAndStartupVariables(t *testing.T) {
 	provided := Runtime{Name: "provided.al2023", Family: FamilyProvided}
 	ruby := Runtime{Name: "ruby3.3", Family: FamilyRuby, Interpreter: "/usr/bin/ruby3.1"}
 	java := Runtime{Name: "java17", Family: FamilyJava, Interpreter: "/usr/lib/jvm/java-17-openjdk-amd64/bin/java"}
-	if !py.Preloads() || !node.Preloads() || provided.Preloads() || ruby.Preloads() || java.Preloads() {
-		t.Errorf("Preloads: python %v, node %v, provided %v, ruby %v, java %v; want true, true, false, false, false",
+	if !py.Preloads() || !node.Preloads() || provided.Preloads() || !ruby.Preloads() || java.Preloads() {
+		t.Errorf("Preloads: python %v, node %v, provided %v, ruby %v, java %v; want true, true, false, true, false",
 			py.Preloads(), node.Preloads(), provided.Preloads(), ruby.Preloads(), java.Preloads())
 	}
 	cases := []struct {
@@ -32,7 +32,8 @@ func TestPreloadsAndStartupVariables(t *testing.T) {
 		{py, "MY_VAR", false},
 		{node, "AWS_REGION", false},
 		{ruby, "RUBYOPT", true},
-		{ruby, "GEM_PATH", true},
+		{ruby, "RUBY_GC_HEAP_INIT_SLOTS", true},
+		{ruby, "GEM_PATH", false},
 		{ruby, "NODE_OPTIONS", false},
 		{java, "JAVA_TOOL_OPTIONS", true},
 		{java, "_JAVA_OPTIONS", true},

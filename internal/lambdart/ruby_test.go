@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 const rbFunction = `
@@ -228,5 +230,96 @@ func TestRubyInitErrors(t *testing.T) {
 			}
 			p.waitExit(t)
 		})
+	}
+}
+
+// startRubySpare starts the Ruby bootstrap as a warm spare: no function
+// environment, no working directory in the task root, blocked on the gate
+// FIFO of a fresh control directory.
+func startRubySpare(t *testing.T) (p *runtimeProc, control string) {
+	t.Helper()
+	rt := hostRubyRuntime(t)
+	runtimeDir := t.TempDir()
+	if err := rt.WriteFiles(runtimeDir); err != nil {
+		t.Fatal(err)
+	}
+	control = t.TempDir()
+	if err := unix.Mkfifo(filepath.Join(control, "gate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p = &runtimeProc{sess: NewSession(), out: &syncBuffer{}, exited: make(chan struct{})}
+	ln, err := ListenLoopback(context.Background(), p.sess)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.ln = ln
+	argv := rt.Command(runtimeDir, "/nonexistent")
+	p.cmd = exec.Command(argv[0], argv[1:]...)
+	p.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), SpareControlEnv + "=" + control}
+	p.cmd.Dir = "/"
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(p.exited)
+		p.sess.Exited(p.cmd.Wait())
+	}()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+		p.sess.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := p.ln.Close(ctx); err != nil {
+			t.Errorf("close listener: %v", err)
+		}
+	})
+	return p, control
+}
+
+func TestRubySpareTakesTheFunctionsEnvironment(t *testing.T) {
+	p, control := startRubySpare(t)
+	taskRoot := writeTaskRoot(t, map[string]string{"function.rb": "def handler(event:, context:)\n" +
+		"  { var: ENV['MY_VAR'], spare: ENV['NIMBUS_SPARE_CONTROL'], cwd: Dir.pwd, fn: context.function_name }\nend\n"})
+	env := map[string]string{}
+	for _, kv := range append(lambdaEnv(p.ln.Addr(), taskRoot, "function.handler"), "MY_VAR=mine") {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	start, err := json.Marshal(map[string]any{"env": env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(control, "start.json"), start, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Opening the gate for writing waits for the spare to open it too.
+	gate, err := os.OpenFile(filepath.Join(control, "gate"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gate.Write([]byte("\n")); err != nil {
+		t.Fatal(err)
+	}
+	gate.Close()
+	p.waitReady(t)
+	res := p.mustInvoke(t, `{}`)
+	want := `{"var":"mine","spare":null,"cwd":"` + taskRoot + `","fn":"hello"}`
+	if res.FunctionError != "" || string(res.Payload) != want {
+		t.Errorf("claimed spare answered %q %s; want %s\n%s", res.FunctionError, res.Payload, want, p.out)
+	}
+}
+
+func TestRubySpareDroppedUnclaimedExits(t *testing.T) {
+	p, control := startRubySpare(t)
+	gate, err := os.OpenFile(filepath.Join(control, "gate"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate.Close() // EOF without a line
+	p.waitExit(t)
+	if p.cmd.ProcessState.ExitCode() != 0 {
+		t.Errorf("unclaimed spare exited %v; want 0\n%s", p.cmd.ProcessState, p.out)
 	}
 }

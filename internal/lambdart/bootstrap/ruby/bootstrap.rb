@@ -110,7 +110,7 @@ module NimbusLambda
       @function_version = ENV['AWS_LAMBDA_FUNCTION_VERSION']
     end
 
-    def get_remaining_time_in_millis # rubocop:disable Naming/AccessorMethodName -- Lambda's name
+    def get_remaining_time_in_millis
       [@deadline_ms - (Process.clock_gettime(Process::CLOCK_REALTIME, :millisecond)), 0].max
     end
 
@@ -141,7 +141,7 @@ module NimbusLambda
   # class, qualified by where it happened (Function<TypeError>,
   # Init<LoadError>), and the trace leaves out the runtime's own frames.
   def error_document(err, phase)
-    frames = (err.backtrace || []).reject { |f| f.start_with?(OWN_FILE) || f.start_with?("#{__FILE__}:") }
+    frames = (err.backtrace || []).reject { |f| f.start_with?("#{OWN_FILE}:") }
     { errorMessage: err.message, errorType: "#{phase}<#{err.class}>", stackTrace: frames }
   end
 
@@ -208,7 +208,7 @@ module NimbusLambda
         event = res.body.nil? || res.body.empty? ? nil : JSON.parse(res.body)
         result = handler.call(event: event, context: context)
         payload = JSON.generate(result)
-      rescue Exception => e # rubocop:disable Lint/RescueException -- every failure is the invocation's
+      rescue Exception => e # every failure, NoMemoryError included, is the invocation's to report
         raise if e.is_a?(SystemExit) || e.is_a?(Interrupt)
 
         doc = error_document(e, 'Function')
@@ -220,7 +220,27 @@ module NimbusLambda
     end
   end
 
+  # await_claim waits, as a warm spare, for a function, then takes its
+  # environment. A spare starts before it knows its function: Ruby is up,
+  # json and net/http loaded, and RubyGems with its index of installed gems
+  # too (off the cold start here, so a spare pays it whether or not its
+  # function needs gems) when it blocks on the gate. Once claimed it
+  # replaces its environment with start.json's and goes on as if started
+  # with it. EOF on the gate without a line means the spare was dropped
+  # unclaimed.
+  def await_claim(control)
+    require 'rubygems' unless defined?(::Gem::Specification)
+    Gem::Specification.stubs
+    gem_env = ENV.values_at('GEM_HOME', 'GEM_PATH')
+    exit(0) if File.open(File.join(control, 'gate'), 'rb', &:read).to_s.empty?
+    start = JSON.parse(File.read(File.join(control, 'start.json')))
+    ENV.replace(start.fetch('env'))
+    Gem.clear_paths if ENV.values_at('GEM_HOME', 'GEM_PATH') != gem_env
+  end
+
   def main
+    control = ENV['NIMBUS_SPARE_CONTROL']
+    await_claim(control) if control
     client = RuntimeClient.new(ENV.fetch('AWS_LAMBDA_RUNTIME_API'))
     task_root = ENV.fetch('LAMBDA_TASK_ROOT', '/var/task')
     $LOAD_PATH.unshift(task_root)
