@@ -178,6 +178,7 @@ func TestJavaHandlers(t *testing.T) {
 				{"static method, boxed number", "example.Orders::twice", `21`, `42`},
 				{"stream handler", "example.Orders::echo", `{"n":1}`, `{"bytes":7,"fn":"hello"}`},
 				{"class in a jar at the root", "fat.Packed::count", `[1,2,3]`, `6`},
+				{"bytes as base64", "example.Orders::reverse", `"AQID"`, `"AwIB"`},
 				{"value types as strings", "example.Orders::schedule",
 					`{"id":"0f8fad5b-d9cb-469f-a165-70867728950e","day":"2026-02-28","callback":"https://example.com/cb"}`,
 					`{"id":"0f8fad5b-d9cb-469f-a165-70867728950e","next":"2026-03-01","host":"example.com","window":"PT1H30M",` +
@@ -200,7 +201,16 @@ func TestJavaHandlers(t *testing.T) {
 func TestJavaRequestHandlerContext(t *testing.T) {
 	runtimes, taskRoot := hostJava(t)
 	p := startJava(t, runtimes[0], taskRoot, "example.Hello")
-	res := p.mustInvoke(t, `{"a":[1,"two",null,{"b":false}]}`)
+	res, err := p.sess.Invoke(t.Context(), Invocation{
+		RequestID: newRequestID(), Payload: []byte(`{"a":[1,"two",null,{"b":false}]}`), FunctionARN: testFunctionARN,
+		Timeout:         10 * time.Second,
+		ClientContext:   `{"client":{"app_title":"shop"},"custom":{"k":"v"},"env":{"locale":"en"}}`,
+		CognitoIdentity: `{"cognitoIdentityId":"us-east-1:abc","cognitoIdentityPoolId":"us-east-1:pool"}`,
+		TenantID:        "tenant-7",
+	})
+	if err != nil {
+		t.Fatalf("invoke: %v\n%s", err, p.out)
+	}
 	var got map[string]any
 	if err := json.Unmarshal(res.Payload, &got); err != nil || res.FunctionError != "" {
 		t.Fatalf("invoke: %q %s (%v)\n%s", res.FunctionError, res.Payload, err, p.out)
@@ -211,12 +221,19 @@ func TestJavaRequestHandlerContext(t *testing.T) {
 	want := map[string]any{
 		"functionName": "hello", "functionVersion": "$LATEST", "arn": testFunctionARN, "memory": float64(128),
 		"logGroup": "/aws/lambda/hello", "logStream": "2026/01/01/[$LATEST]0123456789abcdef",
-		"tenant": "no-tenant", // a default method of the user's Context runs as written
+		"tenant": "tenant-7", "describe": "hello/$LATEST", // a default method of the user's Context runs as written
+		"identityId": "us-east-1:abc", "identityPool": "us-east-1:pool", "appTitle": "shop",
 	}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("context %s = %v; want %v", k, got[k], v)
 		}
+	}
+	if c, _ := got["custom"].(map[string]any); c["k"] != "v" {
+		t.Errorf("client context custom = %v", got["custom"])
+	}
+	if e, _ := got["env"].(map[string]any); e["locale"] != "en" {
+		t.Errorf("client context environment = %v", got["env"])
 	}
 	id, _ := got["requestId"].(string)
 	if !strings.HasPrefix(id, "8476a536-") {

@@ -35,6 +35,7 @@ import java.time.temporal.TemporalAccessor;
 import java.time.temporal.TemporalAmount;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.Collection;
 import java.util.Date;
 import java.util.HashMap;
@@ -162,11 +163,17 @@ public final class NimbusBootstrap {
         final String functionArn;
         final long deadlineMs;
         final String traceId;
+        final String tenantId;
+        final String identity; // the Cognito identity JSON; null for none
+        final String clientContext; // the client context JSON; null for none
 
         Invocation(Response next, String requestId) {
             this.requestId = requestId;
             this.functionArn = next.header("lambda-runtime-invoked-function-arn");
             this.traceId = next.header("lambda-runtime-trace-id");
+            this.tenantId = next.header("lambda-runtime-aws-tenant-id");
+            this.identity = next.header("lambda-runtime-cognito-identity");
+            this.clientContext = next.header("lambda-runtime-client-context");
             long deadline = 0;
             try {
                 deadline = Long.parseLong(next.header("lambda-runtime-deadline-ms"));
@@ -373,8 +380,14 @@ public final class NimbusBootstrap {
                     } catch (NumberFormatException e) {
                         return 0;
                     }
+                case "getTenantId":
+                    return inv.tenantId;
                 case "getXrayTraceId":
                     return inv.traceId;
+                case "getIdentity":
+                    return ValueProxy.of(m.getReturnType(), inv.identity);
+                case "getClientContext":
+                    return ValueProxy.of(m.getReturnType(), inv.clientContext);
                 case "getLogger":
                     return Proxy.newProxyInstance(m.getReturnType().getClassLoader(),
                             new Class<?>[] {m.getReturnType()}, new LoggerHandler());
@@ -388,8 +401,87 @@ public final class NimbusBootstrap {
                     if (m.isDefault()) {
                         return InvocationHandler.invokeDefault(proxy, m, args);
                     }
-                    return zero(m.getReturnType()); // getIdentity, getClientContext: none here
+                    return zero(m.getReturnType());
             }
+        }
+    }
+
+    // ValueProxy implements one of aws-lambda-java-core's value interfaces
+    // (CognitoIdentity, ClientContext, Client) over the JSON Lambda sent:
+    // getX reads key x, x_snake_case or cognitoX (getIdentityId ->
+    // cognitoIdentityId, getAppTitle -> app_title, getEnvironment -> env).
+    static final class ValueProxy implements InvocationHandler {
+        private final Map<?, ?> values;
+
+        private ValueProxy(Map<?, ?> values) {
+            this.values = values;
+        }
+
+        static Object of(Class<?> type, String json) {
+            if (json == null || json.isEmpty() || !type.isInterface()) {
+                return null;
+            }
+            Object tree;
+            try {
+                tree = Json.parse(json);
+            } catch (IllegalArgumentException e) {
+                return null;
+            }
+            return proxy(type, tree);
+        }
+
+        private static Object proxy(Class<?> type, Object tree) {
+            if (!(tree instanceof Map)) {
+                return null;
+            }
+            return Proxy.newProxyInstance(type.getClassLoader(), new Class<?>[] {type}, new ValueProxy((Map<?, ?>) tree));
+        }
+
+        @Override
+        public Object invoke(Object proxy, Method m, Object[] args) throws Throwable {
+            String name = m.getName();
+            switch (name) {
+                case "toString":
+                    return Json.write(values);
+                case "hashCode":
+                    return System.identityHashCode(proxy);
+                case "equals":
+                    return proxy == args[0];
+                default:
+                    break;
+            }
+            if (!name.startsWith("get") || name.length() == 3) {
+                return m.isDefault() ? InvocationHandler.invokeDefault(proxy, m, args) : zero(m.getReturnType());
+            }
+            String prop = Character.toLowerCase(name.charAt(3)) + name.substring(4);
+            Object v = null;
+            for (String key : new String[] {prop, snake(prop), "cognito" + name.substring(3),
+                    prop.equals("environment") ? "env" : prop}) {
+                if (values.containsKey(key)) {
+                    v = values.get(key);
+                    break;
+                }
+            }
+            Class<?> rt = m.getReturnType();
+            if (v == null || rt == Object.class || rt.isInstance(v)) {
+                return v == null ? zero(rt) : v;
+            }
+            if (rt.isInterface() && !Map.class.isAssignableFrom(rt)) {
+                return proxy(rt, v);
+            }
+            return Json.convert(v, m.getGenericReturnType());
+        }
+
+        private static String snake(String camel) {
+            StringBuilder b = new StringBuilder();
+            for (char c : camel.toCharArray()) {
+                if (Character.isUpperCase(c)) {
+                    b.append('_').append(Character.toLowerCase(c));
+                } else {
+                    b.append(c);
+                }
+            }
+            return b.toString();
         }
     }
 
@@ -819,6 +911,9 @@ public final class NimbusBootstrap {
             if (raw.isEnum()) {
                 return Enum.valueOf((Class<Enum>) raw, String.valueOf(v));
             }
+            if (raw == byte[].class && v instanceof String) {
+                return Base64.getDecoder().decode((String) v); // as Jackson reads bytes
+            }
             if (raw.isArray()) {
                 List<?> l = asList(v, t);
                 Type elem = t instanceof GenericArrayType ? ((GenericArrayType) t).getGenericComponentType()
@@ -1035,6 +1130,8 @@ public final class NimbusBootstrap {
                 } else {
                     b.append(d);
                 }
+            } else if (v instanceof byte[]) {
+                quote(b, Base64.getEncoder().encodeToString((byte[]) v)); // as Jackson writes bytes
             } else if (v instanceof Optional) {
                 write(b, ((Optional<?>) v).orElse(null), depth + 1);
             } else if (v instanceof Date) {

@@ -21,6 +21,16 @@ public class Hello implements RequestHandler<Map<String, Object>, Map<String, Ob
         out.put("logGroup", context.getLogGroupName());
         out.put("logStream", context.getLogStreamName());
         out.put("tenant", context.getTenantId());
+        out.put("describe", context.describe());
+        if (context.getIdentity() != null) {
+            out.put("identityId", context.getIdentity().getIdentityId());
+            out.put("identityPool", context.getIdentity().getIdentityPoolId());
+        }
+        if (context.getClientContext() != null) {
+            out.put("appTitle", context.getClientContext().getClient().getAppTitle());
+            out.put("custom", context.getClientContext().getCustom());
+            out.put("env", context.getClientContext().getEnvironment());
+        }
         return out;
     }
 }

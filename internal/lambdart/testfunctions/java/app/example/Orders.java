@@ -102,6 +102,14 @@ public class Orders {
         return check(event);
     }
 
+    public byte[] reverse(byte[] in) {
+        byte[] out = new byte[in.length];
+        for (int i = 0; i < in.length; i++) {
+            out[i] = in[in.length - 1 - i];
+        }
+        return out;
+    }
+
     public int recurse(Integer depth) {
         return recurse(depth + 1) + 1;
     }

@@ -15,9 +15,9 @@ public interface Context {
 
     String getInvokedFunctionArn();
 
-    Object getIdentity();
+    CognitoIdentity getIdentity();
 
-    Object getClientContext();
+    ClientContext getClientContext();
 
     int getRemainingTimeInMillis();
 
@@ -25,8 +25,10 @@ public interface Context {
 
     LambdaLogger getLogger();
 
-    // Newer versions of the library add defaults the runtime need not know.
-    default String getTenantId() {
-        return "no-tenant";
+    String getTenantId();
+
+    // A default method the runtime does not know runs as written.
+    default String describe() {
+        return getFunctionName() + "/" + getFunctionVersion();
     }
 }
