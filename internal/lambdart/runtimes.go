@@ -32,6 +32,11 @@ type Runtime struct {
 	// Compiler is the javac that builds the Java bootstrap (WriteFiles);
 	// empty for the other families.
 	Compiler string
+	// HostPaths are host directories outside /usr and the interpreter's
+	// installation that the runtime reads through symlinks, so a sandbox
+	// must see them too: Debian's JDKs keep their configuration
+	// (conf/security/java.security) in /etc/java-N-openjdk.
+	HostPaths []string
 }
 
 // Runtime names Lambda knows that nimbus cannot run (yet), and those AWS

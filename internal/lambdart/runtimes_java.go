@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,7 +51,7 @@ func (c *Catalog) java(ctx context.Context, name, major string) (Runtime, error)
 					"%s has only a JRE. Install a JDK (Debian: apt-get install openjdk-%s-jdk-headless).", name, j.home, major)
 		}
 		return Runtime{Name: name, Family: FamilyJava, Interpreter: filepath.Join(j.home, "bin", "java"),
-			HostVersion: j.version, Compiler: javac}, nil
+			HostVersion: j.version, Compiler: javac, HostPaths: linkedConfigDirs(j.home)}, nil
 	}
 	have := "no Java"
 	if len(jdks) > 0 {
@@ -96,6 +97,35 @@ func (c *Catalog) jdks() []jdk {
 		}
 	}
 	return out
+}
+
+// linkedConfigDirs are the directories outside /usr and home that the
+// JDK's configuration links into (conf/ and lib/security/ hold them): as
+// /etc/java-17-openjdk and /etc/ssl for Debian's cacerts. Each is named by
+// its first two path elements, the package's directory under /etc.
+func linkedConfigDirs(home string) []string {
+	var dirs []string
+	for _, sub := range []string{"conf", filepath.Join("lib", "security")} {
+		_ = filepath.WalkDir(filepath.Join(home, sub), func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.Type()&fs.ModeSymlink == 0 {
+				return nil // a JDK without the directory links nothing from it
+			}
+			target, err := filepath.EvalSymlinks(path)
+			if err != nil || strings.HasPrefix(target, "/usr/") || strings.HasPrefix(target, home+"/") {
+				return nil
+			}
+			parts := strings.SplitN(strings.TrimPrefix(target, "/"), "/", 3)
+			if len(parts) < 3 {
+				return nil // a file directly under / or /etc: no directory to share
+			}
+			if dir := "/" + parts[0] + "/" + parts[1]; !slices.Contains(dirs, dir) {
+				dirs = append(dirs, dir)
+			}
+			return nil
+		})
+	}
+	slices.Sort(dirs)
+	return dirs
 }
 
 // releaseVersion is JAVA_VERSION from a JDK's release file; "" when unknown.

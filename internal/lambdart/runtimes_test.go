@@ -143,10 +143,28 @@ func TestRuntimeForJava(t *testing.T) {
 	noPath := func(string) (string, error) { return "", exec.ErrNotFound }
 	cat := NewCatalog(WithJVMDir(jvmDir), WithLookPath(noPath))
 
+	// Its configuration lives elsewhere, linked in, as Debian's does.
+	etc := filepath.Join(t.TempDir(), "etc", "java-21", "security")
+	if err := os.MkdirAll(etc, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(etc, "java.security"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(jdk21, "conf", "security"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(etc, "java.security"), filepath.Join(jdk21, "conf", "security", "java.security")); err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.SplitN(etc, "/", 4) // "", top, second, rest
+	wantShared := "/" + parts[1] + "/" + parts[2]
+
 	rt, err := cat.RuntimeFor(ctx, "java21")
 	if err != nil || rt.Family != FamilyJava || rt.Interpreter != filepath.Join(jdk21, "bin", "java") ||
-		rt.Compiler != filepath.Join(jdk21, "bin", "javac") || rt.HostVersion != "21.0.4" {
-		t.Fatalf("RuntimeFor(java21) = %+v, %v", rt, err)
+		rt.Compiler != filepath.Join(jdk21, "bin", "javac") || rt.HostVersion != "21.0.4" ||
+		len(rt.HostPaths) != 1 || rt.HostPaths[0] != wantShared {
+		t.Fatalf("RuntimeFor(java21) = %+v, %v; want host paths [%s]", rt, err, wantShared)
 	}
 	// The launcher sizes the heap from the function's memory and puts the
 	// function's classes, root jars and lib/ jars after the bootstrap's.
@@ -213,5 +231,20 @@ func TestRuntimeForHostJava(t *testing.T) {
 	}
 	if rt.Interpreter != filepath.Join(home, "bin", "java") || rt.HostVersion != version || rt.Compiler == "" {
 		t.Errorf("RuntimeFor(%s) = %+v; want %s/bin/java, version %s", name, rt, home, version)
+	}
+	// Whatever the JDK's security configuration links to outside /usr (on
+	// Debian, /etc/java-N-openjdk) is among the paths a sandbox must see.
+	target, err := filepath.EvalSymlinks(filepath.Join(home, "conf", "security", "java.security"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(target, "/usr/") {
+		shared := false
+		for _, p := range rt.HostPaths {
+			shared = shared || strings.HasPrefix(target, p+"/")
+		}
+		if !shared {
+			t.Errorf("java.security is %s, outside the host paths %q", target, rt.HostPaths)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -170,6 +171,18 @@ func (r *hostRoot) runtimeMounts(rt lambdart.Runtime) ([]substrate.Mount, error)
 			return nil, fmt.Errorf("runtime %s: %w", rt.Name, err)
 		}
 		out = append(out, substrate.Mount{Type: substrate.MountBind, Source: prefix, Destination: prefix, ReadOnly: true})
+	}
+	// Directories the runtime reads through symlinks (Debian's JDKs keep
+	// their security configuration in /etc/java-N-openjdk), unless every
+	// sandbox has them already.
+	for _, dir := range rt.HostPaths {
+		if slices.Contains(hostEtc, dir) || dir == "/usr" || strings.HasPrefix(dir, "/usr/") {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Join(r.dir, dir), 0o755); err != nil {
+			return nil, fmt.Errorf("runtime %s: %w", rt.Name, err)
+		}
+		out = append(out, substrate.Mount{Type: substrate.MountBind, Source: dir, Destination: dir, ReadOnly: true})
 	}
 	return out, nil
 }
