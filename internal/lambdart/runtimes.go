@@ -56,8 +56,9 @@ type Catalog struct {
 	lookPath func(file string) (string, error)
 	jvmDir   string // where JDKs are installed side by side (Debian's /usr/lib/jvm)
 
-	mu     sync.Mutex
-	probes map[string]probe // by command name
+	mu      sync.Mutex
+	probes  map[string]probe // by command name
+	jdkList []jdk            // the host's JDKs once listed; nil before
 }
 
 type probe struct {

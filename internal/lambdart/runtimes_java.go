@@ -20,6 +20,7 @@ import (
 // jdk is one Java installation the host has.
 type jdk struct {
 	home, version string
+	configDirs    []string // see linkedConfigDirs
 }
 
 func (j jdk) major() string {
@@ -51,7 +52,7 @@ func (c *Catalog) java(ctx context.Context, name, major string) (Runtime, error)
 					"%s has only a JRE. Install a JDK (Debian: apt-get install openjdk-%s-jdk-headless).", name, j.home, major)
 		}
 		return Runtime{Name: name, Family: FamilyJava, Interpreter: filepath.Join(j.home, "bin", "java"),
-			HostVersion: j.version, Compiler: javac, HostPaths: linkedConfigDirs(j.home)}, nil
+			HostVersion: j.version, Compiler: javac, HostPaths: slices.Clone(j.configDirs)}, nil
 	}
 	have := "no Java"
 	if len(jdks) > 0 {
@@ -72,7 +73,17 @@ func (c *Catalog) java(ctx context.Context, name, major string) (Runtime, error)
 // symlinks name it: those in the JVM directory, then the PATH's java.
 // Each one's version is read from its release file, which costs
 // microseconds where starting a JVM to ask would cost a tenth of a second.
+// The list is made once per Catalog, as the interpreters' probes are.
 func (c *Catalog) jdks() []jdk {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.jdkList == nil {
+		c.jdkList = c.findJDKs()
+	}
+	return c.jdkList
+}
+
+func (c *Catalog) findJDKs() []jdk {
 	var homes []string
 	if entries, err := os.ReadDir(c.jvmDir); err == nil {
 		for _, e := range entries {
@@ -84,7 +95,7 @@ func (c *Catalog) jdks() []jdk {
 			homes = append(homes, filepath.Dir(filepath.Dir(real)))
 		}
 	}
-	var out []jdk
+	out := []jdk{} // non-nil: found, even if empty
 	seen := map[string]bool{}
 	for _, h := range homes {
 		real, err := filepath.EvalSymlinks(h)
@@ -93,7 +104,7 @@ func (c *Catalog) jdks() []jdk {
 		}
 		seen[real] = true
 		if v := releaseVersion(filepath.Join(real, "release")); v != "" {
-			out = append(out, jdk{home: real, version: v})
+			out = append(out, jdk{home: real, version: v, configDirs: linkedConfigDirs(real)})
 		}
 	}
 	return out
