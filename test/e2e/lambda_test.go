@@ -500,3 +500,119 @@ func TestLambdaAsyncRetries(t *testing.T) {
 		t.Errorf("attempts after the retries: default %d, once %d", a, b)
 	}
 }
+
+const rubyHandler = `require 'securerandom'
+
+def lambda_handler(event:, context:)
+  raise ArgumentError, "bad input #{event['fail']}" if event['fail']
+  puts "hello from ruby #{RUBY_VERSION}"
+  { 'echo' => event, 'function' => context.function_name, 'memory' => context.memory_limit_in_mb,
+    'uuid' => SecureRandom.uuid.size }
+end
+`
+
+const javaHandler = `package example;
+
+import java.util.HashMap;
+import java.util.Map;
+import java.util.UUID;
+
+public class Hello {
+    public Map<String, Object> handleRequest(Map<String, Object> event) {
+        if (event.containsKey("fail")) {
+            throw new IllegalStateException("no " + event.get("fail"));
+        }
+        Map<String, Object> out = new HashMap<>();
+        out.put("echo", event);
+        out.put("uuid", UUID.randomUUID().toString().length());
+        out.put("java", System.getProperty("java.specification.version"));
+        return out;
+    }
+}
+`
+
+// javaHelloZip compiles javaHandler with the host's javac into a
+// deployment package of class files.
+func javaHelloZip(t *testing.T, javac string) []byte {
+	t.Helper()
+	src := filepath.Join(t.TempDir(), "example")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "Hello.java"), []byte(javaHandler), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	if b, err := exec.Command(javac, "--release", "17", "-d", out, filepath.Join(src, "Hello.java")).CombinedOutput(); err != nil {
+		t.Fatalf("javac: %v\n%s", err, b)
+	}
+	class, err := os.ReadFile(filepath.Join(out, "example", "Hello.class"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return zipOf(t, map[string][]byte{"example/Hello.class": class})
+}
+
+// TestLambdaRubyAndJava runs a ruby3.3 and a java17 function through the
+// SDK on runc: answers with the Lambda context, and each runtime's error
+// document for an exception.
+func TestLambdaRubyAndJava(t *testing.T) {
+	requireLambdaRuntimes(t)
+	n := startRealNimbus(t, "")
+	c := lambdaClient(n)
+
+	t.Run("ruby", func(t *testing.T) {
+		if _, err := exec.LookPath("ruby"); err != nil {
+			t.Skip("ruby3.x functions need the host's Ruby (make test installs Debian's ruby)")
+		}
+		createFunction(t, c, &lambda.CreateFunctionInput{FunctionName: aws.String("rb"), MemorySize: aws.Int32(512),
+			Runtime: lambdatypes.RuntimeRuby33, Handler: aws.String("lambda_function.lambda_handler"),
+			Code: &lambdatypes.FunctionCode{ZipFile: zipOf(t, map[string][]byte{"lambda_function.rb": []byte(rubyHandler)})}})
+		out := invoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("rb"), Payload: []byte(`{"name":"r"}`),
+			LogType: lambdatypes.LogTypeTail})
+		var r struct {
+			Echo     map[string]string
+			Function string
+			Memory   string
+			UUID     int
+		}
+		if err := json.Unmarshal(out.Payload, &r); err != nil || out.FunctionError != nil || r.Echo["name"] != "r" ||
+			r.Function != "rb" || r.Memory != "512" || r.UUID != 36 {
+			t.Errorf("ruby reply: %s (%v, %q)", out.Payload, err, aws.ToString(out.FunctionError))
+		}
+		if log, _ := base64.StdEncoding.DecodeString(aws.ToString(out.LogResult)); !strings.Contains(string(log), "hello from ruby 3.") {
+			t.Errorf("ruby log tail:\n%s", log)
+		}
+		out = invoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("rb"), Payload: []byte(`{"fail":"x"}`)})
+		var e struct{ ErrorMessage, ErrorType string }
+		if json.Unmarshal(out.Payload, &e); aws.ToString(out.FunctionError) != "Unhandled" ||
+			e.ErrorType != "Function<ArgumentError>" || e.ErrorMessage != "bad input x" {
+			t.Errorf("ruby error: %q %s", aws.ToString(out.FunctionError), out.Payload)
+		}
+	})
+
+	t.Run("java", func(t *testing.T) {
+		javac, err := exec.LookPath("javac")
+		if err != nil {
+			t.Skip("java17 functions need a JDK 17 (make test installs Debian's openjdk-17-jdk-headless)")
+		}
+		createFunction(t, c, &lambda.CreateFunctionInput{FunctionName: aws.String("jv"), MemorySize: aws.Int32(1024),
+			Runtime: lambdatypes.RuntimeJava17, Handler: aws.String("example.Hello::handleRequest"), Timeout: aws.Int32(30),
+			Code: &lambdatypes.FunctionCode{ZipFile: javaHelloZip(t, javac)}})
+		out := invoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("jv"), Payload: []byte(`{"name":"j"}`)})
+		var r struct {
+			Echo map[string]string
+			UUID int
+			Java string
+		}
+		if err := json.Unmarshal(out.Payload, &r); err != nil || out.FunctionError != nil || r.Echo["name"] != "j" || r.UUID != 36 || r.Java != "17" {
+			t.Errorf("java reply: %s (%v, %q)", out.Payload, err, aws.ToString(out.FunctionError))
+		}
+		out = invoke(t, c, &lambda.InvokeInput{FunctionName: aws.String("jv"), Payload: []byte(`{"fail":"y"}`)})
+		var e struct{ ErrorMessage, ErrorType string }
+		if json.Unmarshal(out.Payload, &e); aws.ToString(out.FunctionError) != "Unhandled" ||
+			e.ErrorType != "java.lang.IllegalStateException" || e.ErrorMessage != "no y" {
+			t.Errorf("java error: %q %s", aws.ToString(out.FunctionError), out.Payload)
+		}
+	})
+}
