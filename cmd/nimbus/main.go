@@ -182,7 +182,7 @@ func doctor(args []string, stdout, stderr io.Writer) int {
 // lambdaRuntimeProbes are the Lambda runtimes doctor asks the host about:
 // those AWS supports that nimbus runs with the host's interpreters.
 var lambdaRuntimeProbes = []string{"python3.9", "python3.10", "python3.11", "python3.12", "python3.13",
-	"nodejs18.x", "nodejs20.x", "nodejs22.x", "provided.al2023"}
+	"nodejs18.x", "nodejs20.x", "nodejs22.x", "ruby3.3", "java17", "java21", "java25", "provided.al2023"}
 
 // writeLambdaRuntimes says which Lambda runtimes functions can use here.
 func writeLambdaRuntimes(ctx context.Context, w io.Writer) {
@@ -202,7 +202,7 @@ func writeLambdaRuntimes(ctx context.Context, w io.Writer) {
 	for _, h := range have {
 		fmt.Fprintln(w, "  ok ", h)
 	}
-	fmt.Fprintln(w, "  -- other python3.x and nodejs*.x need that interpreter version on the host; java, ruby and dotnet are not shipped yet")
+	fmt.Fprintln(w, "  -- other python3.x and nodejs*.x need that interpreter version on the host, javaN a JDK N; ruby3.x runs on the host's Ruby 3; java8, java11 and dotnet are not shipped yet")
 }
 
 func image(args []string, stdout, stderr io.Writer) int {

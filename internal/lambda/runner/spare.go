@@ -31,14 +31,15 @@ import (
 // runtime's environment into the spare's control directory, and opens the
 // gate.
 //
-// For Python and Node.js the process at the gate is the runtime's own
-// bootstrap, interpreter started and modules loaded (lambdart's
+// For Python, Node.js and Ruby the process at the gate is the runtime's
+// own bootstrap, interpreter started and modules loaded (lambdart's
 // SpareControlEnv), which takes the function's environment and goes on:
 // interpreter start-up, most of their init, leaves the cold start too. A
 // function that sets a variable the interpreter reads only at start-up
-// (PYTHONPATH, NODE_OPTIONS, LD_LIBRARY_PATH...) gets a new sandbox
-// instead. For provided runtimes the process at the gate is /bin/sh, which
-// execs the function's bootstrap with exactly the environment a new
+// (PYTHONPATH, NODE_OPTIONS, RUBYOPT, LD_LIBRARY_PATH...) gets a new
+// sandbox instead. For provided runtimes and Java the process at the gate
+// is /bin/sh, which execs the function's bootstrap (or the JVM, whose heap
+// follows the function's memory) with exactly the environment a new
 // sandbox would give it.
 //
 // A spare serves one function once, like any sandbox: it is never handed
