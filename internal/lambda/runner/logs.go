@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
@@ -266,6 +268,9 @@ func (s *shipper) ship(ctx context.Context, l *sandboxLog) {
 	defer l.shipMu.Unlock()
 	l.dirty.Store(false)
 	recs, end, err := l.since(l.shipped)
+	if errors.Is(err, fs.ErrNotExist) {
+		return // its sandbox is gone with its log (a reset deletes sandboxes first)
+	}
 	if err != nil {
 		s.log.Warn("lambda runner: read sandbox log", "path", l.path, "err", err)
 		return
