@@ -647,7 +647,10 @@ func (c *InstanceController) stopSandbox(ctx context.Context, inst *instance, gr
 	if _, err := c.e.host.Get(ctx, inst.InstanceId); errors.Is(err, substrate.ErrNotFound) {
 		return nil
 	}
-	if err := c.e.host.Stop(ctx, inst.InstanceId, grace); err != nil && !errors.Is(err, substrate.ErrNotFound) {
+	// Not running: it exited, or something else (a reset) is deleting it;
+	// either way what is left is the delete below.
+	err := c.e.host.Stop(ctx, inst.InstanceId, grace)
+	if err != nil && !errors.Is(err, substrate.ErrNotFound) && !errors.Is(err, substrate.ErrNotRunning) {
 		return fmt.Errorf("stop sandbox: %w", err)
 	}
 	if err := c.e.saveConsole(ctx, inst); err != nil {
@@ -657,7 +660,7 @@ func (c *InstanceController) stopSandbox(ctx context.Context, inst *instance, gr
 }
 
 func (c *InstanceController) removeSandbox(ctx context.Context, inst *instance) error {
-	if err := c.e.host.Delete(ctx, inst.InstanceId); err != nil {
+	if err := c.e.host.Delete(ctx, inst.InstanceId); err != nil && !errors.Is(err, substrate.ErrNotFound) {
 		return fmt.Errorf("delete sandbox: %w", err)
 	}
 	c.releaseVPCNetwork(ctx, inst)
