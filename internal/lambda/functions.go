@@ -125,10 +125,19 @@ func (a *API) createFunction(ctx context.Context, in *createFunctionInput) (*fun
 	case err != nil:
 		return nil, storeError(err, "create function %s", in.FunctionName)
 	}
+	a.prepareRuntime(f.Latest.Runtime)
 	if in.Publish {
 		return a.configuration(account, region, f, &f.Versions[0]), nil
 	}
 	return a.configuration(account, region, f, &f.Latest), nil
+}
+
+// prepareRuntime has the invoker ready a runtime's files in the
+// background, so a function's first cold start does not wait for them.
+func (a *API) prepareRuntime(runtime string) {
+	if a.preparer != nil && runtime != "" {
+		a.preparer.PrepareRuntime(runtime)
+	}
 }
 
 // settings are the configuration members CreateFunction and
@@ -584,6 +593,7 @@ func (a *API) updateFunctionConfiguration(ctx context.Context, in *updateFunctio
 	if err != nil {
 		return nil, err
 	}
+	a.prepareRuntime(in.Runtime)
 	return a.configuration(account, region, f, &f.Latest), nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -329,5 +330,29 @@ func TestDeleteFunction(t *testing.T) {
 	wantAPIError(t, err, "ResourceNotFoundException", 404)
 	if r := h.invoker.retiredNames(); len(r) != 1 || r[0] != "doomed" {
 		t.Errorf("retired %v", r)
+	}
+}
+
+// TestRuntimePreparedOnCreateAndRuntimeChange: the invoker is asked to
+// ready a runtime's files (Java's bootstrap compiles for seconds) when a
+// function is created with it and when its runtime changes, not on other
+// updates.
+func TestRuntimePreparedOnCreateAndRuntimeChange(t *testing.T) {
+	h := newHarness(t, nil)
+	h.createFunction(t, "prep", nil)
+	if _, err := h.client.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("prep"),
+		Timeout: aws.Int32(9)}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the update to settle", func() bool {
+		out, err := h.client.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("prep")})
+		return err == nil && out.LastUpdateStatus == types.LastUpdateStatusSuccessful
+	})
+	if _, err := h.client.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("prep"),
+		Runtime: types.RuntimeProvidedal2}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := h.invoker.preparedRuntimes(), []string{"provided.al2023", "provided.al2"}; !slices.Equal(got, want) {
+		t.Errorf("runtimes prepared = %q, want %q", got, want)
 	}
 }

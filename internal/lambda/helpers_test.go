@@ -43,6 +43,20 @@ type fakeInvoker struct {
 	calls   []invocation
 	retired []string
 	answer  func(fn *runner.Function, req *runner.Request) (*runner.Result, error)
+	// prepared are the runtimes PrepareRuntime was asked for, in order.
+	prepared []string
+}
+
+func (f *fakeInvoker) PrepareRuntime(runtime string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.prepared = append(f.prepared, runtime)
+}
+
+func (f *fakeInvoker) preparedRuntimes() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.prepared...)
 }
 
 type invocation struct {

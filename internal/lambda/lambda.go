@@ -84,10 +84,13 @@ type Options struct {
 type API struct {
 	store   store.Store
 	invoker runner.Invoker
-	log     *slog.Logger
-	now     func() time.Time
-	codeDir string
-	svc     *service.Service
+	// preparer readies a runtime's files when a function is created with
+	// it, if the invoker can (runner.RuntimePreparer).
+	preparer runner.RuntimePreparer
+	log      *slog.Logger
+	now      func() time.Time
+	codeDir  string
+	svc      *service.Service
 
 	accountConcurrency int
 	urlPort            int
@@ -141,6 +144,7 @@ func New(opts Options) (*API, error) {
 		a.settle = 0
 	}
 	a.meter = newMeter(a.now)
+	a.preparer, _ = a.invoker.(runner.RuntimePreparer)
 	a.invoker = meteredInvoker{Invoker: a.invoker, m: a.meter}
 	a.registerFunctions(svc)
 	a.registerVersions(svc)
