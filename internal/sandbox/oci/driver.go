@@ -90,7 +90,9 @@ func WithRuntime(name string) Option { return func(d *Driver) { d.runtime = name
 func WithRuntimePath(path string) Option { return func(d *Driver) { d.rtPath = path } }
 
 // WithShim sets the command that runs the shim; the state directory is
-// appended. The default is this executable with ShimCommand.
+// appended. The default is the embedded nimbus-shim binary, installed under
+// the driver's root, where nimbus was built with it (`make build`), else
+// this executable with ShimCommand.
 func WithShim(argv ...string) Option { return func(d *Driver) { d.shim = argv } }
 
 // WithInit sets the static init binary run as PID 1 for Spec.Init; the
@@ -114,6 +116,13 @@ func New(ctx context.Context, opts ...Option) (*Driver, error) {
 	d := &Driver{root: DefaultRoot, runtime: RuntimeRunc, log: slog.Default(), shims: map[string]*Shim{}}
 	for _, o := range opts {
 		o(d)
+	}
+	if d.shim == nil && len(embeddedShim) > 0 {
+		path, err := installShim(filepath.Join(d.root, "bin"), embeddedShim)
+		if err != nil {
+			return nil, fmt.Errorf("oci driver: %w", err)
+		}
+		d.shim = []string{path, ShimCommand}
 	}
 	if d.shim == nil {
 		exe, err := os.Executable()
