@@ -180,9 +180,9 @@ func (e *EC2) detachVolume(ctx context.Context, in *detachVolumeInput) (*volumeA
 				inst.Volumes = slices.Delete(inst.Volumes, i, i+1)
 			}
 			if mounted && in.Force && inst.State == stateRunning {
-				// A sandbox lets go of a mount only when it ends: a forced
-				// detach reboots the instance now rather than at its next
-				// reboot or stop.
+				// The controller unmounts the volume from the running
+				// instance once nothing there uses it; a forced detach
+				// does not wait for that and reboots the instance now.
 				inst.RebootsRequested++
 			}
 			if _, err := tx.Put(inst.key(), &inst, imeta.Version); err != nil {

@@ -79,6 +79,9 @@ func (c *InstanceController) reconcileVolume(ctx context.Context, key store.Key)
 	if v.Attachment != nil && v.Attachment.State == attachAttaching {
 		return c.markAttached(ctx, key)
 	}
+	if v.Attachment != nil && v.Attachment.State == attachDetaching {
+		return c.hotDetach(ctx, key, &v)
+	}
 	if m := v.Modification; m != nil && m.ModificationState == "optimizing" {
 		return c.growVolume(ctx, &v)
 	}
@@ -195,6 +198,64 @@ func (c *InstanceController) hotAttach(ctx context.Context, key store.Key, v *vo
 			"volume", v.VolumeId, "instance", inst.InstanceId, "err", err)
 	}
 	return false
+}
+
+// hotDetach unmounts a detaching volume from its running instance, as the
+// instance's OS would before EC2 detaches it, and then records it
+// available. While something in the instance uses the volume it stays
+// detaching (EC2 shows such a volume "busy") and is tried again; a
+// stopped instance, or a driver that cannot unmount, lets go of it at the
+// next stop or start (a forced detach reboots the instance).
+func (c *InstanceController) hotDetach(ctx context.Context, key store.Key, v *volume) error {
+	a := v.Attachment
+	ikey := store.Key{Account: key.Account, Region: key.Region, Kind: kindInstance, ID: a.InstanceId}
+	var inst instance
+	err := c.e.store.View(ctx, func(tx store.Tx) error {
+		_, err := tx.Get(ikey, &inst)
+		return err
+	})
+	if err != nil || inst.State != stateRunning {
+		return ignoreGone(err)
+	}
+	err = c.e.host.DetachVolume(ctx, inst.InstanceId, v.VolumeId, volumeMountPoint(a.Device))
+	switch {
+	case errors.Is(err, substrate.ErrMountBusy):
+		c.log.Debug("volume controller: volume in use inside the instance; detach waits", "volume", v.VolumeId, "instance", inst.InstanceId)
+		c.retryLater(ctx, key, 2*time.Second)
+		return nil
+	case errors.Is(err, substrate.ErrUnsupported), errors.Is(err, substrate.ErrNotRunning), errors.Is(err, substrate.ErrNotFound):
+		return nil // the next stop or start lets go of it
+	case err != nil:
+		c.log.Warn("volume controller: could not unmount the volume from the running instance; it goes at its next stop or reboot",
+			"volume", v.VolumeId, "instance", inst.InstanceId, "err", err)
+		return nil
+	}
+	err = c.e.store.Update(ctx, func(tx store.Tx) error {
+		var cur volume
+		vmeta, err := tx.Get(key, &cur)
+		if err != nil {
+			return err
+		}
+		if cur.Attachment == nil || cur.Attachment.State != attachDetaching || cur.Attachment.InstanceId != a.InstanceId {
+			return nil
+		}
+		cur.Attachment, cur.State = nil, volumeAvailable
+		if _, err := tx.Put(key, &cur, vmeta.Version); err != nil {
+			return err
+		}
+		var in instance
+		imeta, err := tx.Get(ikey, &in)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		in.Volumes = slices.DeleteFunc(in.Volumes, func(iv instanceVolume) bool { return iv.VolumeId == cur.VolumeId })
+		_, err = tx.Put(in.key(), &in, imeta.Version)
+		return err
+	})
+	return ignoreGone(err)
 }
 
 // growVolume carries out a size increase once nothing mounts the volume.

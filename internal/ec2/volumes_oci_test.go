@@ -132,4 +132,21 @@ func TestVolumeDataOutlivesInstanceOCI(t *testing.T) {
 	}
 	waitFor(t, "reboot", func() bool { return h.record(second).Boots > boots && h.record(second).State == "running" })
 	readProof("after a reboot")
+
+	// A plain detach unmounts it from the running instance, no reboot.
+	boots = h.record(second).Boots
+	if _, err := h.e.detachVolume(h.ctx, &detachVolumeInput{VolumeId: vol}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitVolume(vol, "available", "")
+	if r := h.record(second); r.Boots != boots || r.State != "running" || len(r.Volumes) != 0 {
+		t.Errorf("instance after a detach: boots %d (was %d), %s, volumes %+v", r.Boots, boots, r.State, r.Volumes)
+	}
+	var out bytes.Buffer
+	if code, err := h.host.Exec(context.Background(), second, []string{"sh", "-c", "grep -c ' /mnt/xvdg ' /proc/mounts"}, nil, &out, &out); err != nil || strings.TrimSpace(out.String()) != "0" {
+		t.Errorf("mounts of /mnt/xvdg in the instance after the detach: %q (exit %d, %v)", out.String(), code, err)
+	}
+	if info, err := h.host.Volumes().Inspect(context.Background(), vol); err != nil || info.Attached {
+		t.Errorf("volume image after the detach: %+v, %v; want off the host", info, err)
+	}
 }

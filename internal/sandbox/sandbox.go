@@ -21,6 +21,9 @@ var (
 	ErrInvalidSpec   = errors.New("invalid sandbox spec")
 	ErrUnsupported   = errors.New("not supported by this driver or host")
 	ErrNotRunning    = errors.New("sandbox is not running")
+	// ErrMountBusy: a mount inside the sandbox is in use (an open file, a
+	// working directory) and cannot be removed now.
+	ErrMountBusy = errors.New("mount is in use inside the sandbox")
 )
 
 // Spec is everything needed to run one sandbox.
@@ -204,6 +207,9 @@ type Snapshotter interface {
 // volume attached to a running instance).
 type MountInjector interface {
 	InjectMount(ctx context.Context, h *Handle, source, dest string, opts InjectOptions) error
+	// RemoveMount unmounts dest inside the running sandbox, as an OS
+	// unmounts a disk: ErrMountBusy while something there uses it.
+	RemoveMount(ctx context.Context, h *Handle, dest string) error
 }
 
 // InjectOptions tune one injected mount.

@@ -13,6 +13,7 @@ var (
 	ErrInvalid     = sandbox.ErrInvalidSpec
 	ErrUnsupported = sandbox.ErrUnsupported
 	ErrNotRunning  = sandbox.ErrNotRunning
+	ErrMountBusy   = sandbox.ErrMountBusy
 	// ErrNetworkUnavailable: the sandbox asks for a network but this host (or
 	// driver) cannot give one; Info says why.
 	ErrNetworkUnavailable = errors.New("sandbox networking is unavailable on this host")

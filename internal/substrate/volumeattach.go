@@ -60,3 +60,40 @@ func (h *Host) AttachVolume(ctx context.Context, id, volumeID, dest string) erro
 	}
 	return nil
 }
+
+// DetachVolume unmounts block volume volumeID from dest inside a running
+// sandbox and then from the host, as an OS unmounts a disk before EC2
+// detaches it. While something in the sandbox uses the mount the answer is
+// ErrMountBusy and nothing changes; the volume then goes with the sandbox.
+// The volume leaves the sandbox's record only once it is off the host.
+func (h *Host) DetachVolume(ctx context.Context, id, volumeID, dest string) error {
+	inj, ok := h.driver.(sandbox.MountInjector)
+	if !ok {
+		return fmt.Errorf("detach volume %s from sandbox %s: the %s driver: %w", volumeID, id, h.driver.Name(), ErrUnsupported)
+	}
+	e, _, err := h.running(id)
+	if err != nil {
+		return fmt.Errorf("detach volume %s: %w", volumeID, err)
+	}
+	e.op.Lock()
+	defer e.op.Unlock()
+	rec := h.current(e)
+	if rec.Phase != phaseRunning {
+		return fmt.Errorf("detach volume %s from sandbox %s: it is %s: %w", volumeID, id, rec.Phase, ErrNotRunning)
+	}
+	if !slices.Contains(rec.BlockVolumes, volumeID) {
+		return fmt.Errorf("detach volume %s from sandbox %s: %w", volumeID, id, ErrNotFound)
+	}
+	if err := inj.RemoveMount(ctx, rec.Handle, dest); err != nil {
+		return fmt.Errorf("detach volume %s: %w", volumeID, err)
+	}
+	if err := h.volumes.Detach(ctx, volumeID); err != nil {
+		return fmt.Errorf("detach volume %s from the host: %w", volumeID, err)
+	}
+	next := rec.clone()
+	next.BlockVolumes = slices.DeleteFunc(next.BlockVolumes, func(v string) bool { return v == volumeID })
+	if err := h.save(ctx, e, next); err != nil {
+		return fmt.Errorf("detach volume %s: %w", volumeID, err)
+	}
+	return nil
+}

@@ -107,3 +107,48 @@ func moveMountInNamespace(nsFD, tree int, dest string, create bool) error {
 	}()
 	return <-errc
 }
+
+// RemoveMount unmounts dest inside a running sandbox from a thread that
+// joined its mount namespace, without MNT_DETACH: a mount something in the
+// sandbox still uses stays, and the answer is ErrMountBusy, as umount(8)
+// answers "target is busy".
+func (d *Driver) RemoveMount(ctx context.Context, h *sandbox.Handle, dest string) error {
+	st, err := d.decodeHandle(h)
+	if err != nil {
+		return err
+	}
+	pid := InitPid(st.Dir)
+	if fileExists(st.Dir+"/"+exitFile) || pid <= 0 {
+		return fmt.Errorf("remove mount from sandbox %s: %w", h.ID, sandbox.ErrNotRunning)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/mnt", pid))
+	if err != nil {
+		return fmt.Errorf("remove mount from sandbox %s: open its mount namespace: %w", h.ID, err)
+	}
+	defer ns.Close()
+	errc := make(chan error, 1)
+	go func() {
+		goruntime.LockOSThread()
+		// Deliberately never unlocked: the thread is thrown away (see
+		// moveMountInNamespace).
+		if err := unix.Unshare(unix.CLONE_FS); err != nil {
+			errc <- fmt.Errorf("unshare filesystem context: %w", err)
+			return
+		}
+		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNS); err != nil {
+			errc <- fmt.Errorf("join mount namespace: %w", err)
+			return
+		}
+		errc <- unix.Unmount(dest, unix.UMOUNT_NOFOLLOW)
+	}()
+	switch err := <-errc; {
+	case errors.Is(err, unix.EBUSY):
+		return fmt.Errorf("remove mount %s from sandbox %s: %w", dest, h.ID, sandbox.ErrMountBusy)
+	case err != nil:
+		return fmt.Errorf("remove mount %s from sandbox %s: %w", dest, h.ID, err)
+	}
+	return nil
+}
