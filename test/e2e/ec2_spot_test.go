@@ -160,13 +160,20 @@ echo "READ $(cat /mnt/sdg/proof.txt)"
 	}
 	waitConsole(t, client, onDemand, "READ from-the-spot-instance")
 
+	// Detached from the running instance: unmounted there, no reboot.
+	if _, err := client.DetachVolume(ctx, &ec2.DetachVolumeInput{VolumeId: aws.String(volID)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ec2.NewVolumeAvailableWaiter(client, available).Wait(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{volID}}, time.Minute); err != nil {
+		t.Fatalf("the volume after detaching it from the running instance: %v", err)
+	}
+	if s := describeOne(t, client, onDemand).State.Name; s != ec2types.InstanceStateNameRunning {
+		t.Errorf("instance after the detach is %s", s)
+	}
 	if _, err := client.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{onDemand}}); err != nil {
 		t.Fatal(err)
 	}
 	waitTerminated(t, client, onDemand)
-	if err := ec2.NewVolumeAvailableWaiter(client, available).Wait(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{volID}}, time.Minute); err != nil {
-		t.Fatalf("the volume after the second instance ended: %v", err)
-	}
 	if _, err := client.DeleteVolume(ctx, &ec2.DeleteVolumeInput{VolumeId: aws.String(volID)}); err != nil {
 		t.Fatal(err)
 	}
