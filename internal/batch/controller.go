@@ -78,6 +78,9 @@ func (a *API) Run(ctx context.Context) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if err := c.load(runCtx); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before it got going: nothing was started
+		}
 		return fmt.Errorf("batch: load jobs: %w", err)
 	}
 	ticker := time.NewTicker(a.tick)
