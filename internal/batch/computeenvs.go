@@ -283,25 +283,8 @@ func (a *API) describeComputeEnvs(ctx context.Context, in *describeComputeEnvsIn
 	if len(in.ComputeEnvironments) > 0 && (in.MaxResults != nil || in.NextToken != "") {
 		return nil, errClient("maxResults and nextToken cannot be used with computeEnvironments")
 	}
-	account, region := partition(ctx)
-	var all []*computeEnvRecord
-	err := a.store.View(ctx, func(tx store.Tx) error {
-		return tx.List(store.Query{Kind: kindComputeEnv, Account: account, Region: region}, func(o store.Object) error {
-			var rec computeEnvRecord
-			if err := o.Decode(&rec); err != nil {
-				return err
-			}
-			a.settleComputeEnv(&rec)
-			if wanted(in.ComputeEnvironments, rec.ComputeEnvironmentName, rec.ComputeEnvironmentArn) {
-				all = append(all, &rec)
-			}
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, errServer(err, "list compute environments")
-	}
-	page, next, err := paginate(all, in.NextToken, in.MaxResults, func(c *computeEnvRecord) string { return c.ComputeEnvironmentName })
+	page, next, err := describeNamed(ctx, a, kindComputeEnv, "compute environments", in.ComputeEnvironments, in.NextToken, in.MaxResults,
+		a.settleComputeEnv, func(c *computeEnvRecord) (string, string) { return c.ComputeEnvironmentName, c.ComputeEnvironmentArn })
 	if err != nil {
 		return nil, err
 	}
@@ -355,18 +338,4 @@ func (a *API) deleteComputeEnv(ctx context.Context, in *deleteComputeEnvInput) (
 	}
 	a.notify()
 	return &struct{}{}, nil
-}
-
-// wanted reports whether a resource is among refs (names or ARNs); an empty
-// refs wants everything.
-func wanted(refs []string, name, arn string) bool {
-	if len(refs) == 0 {
-		return true
-	}
-	for _, r := range refs {
-		if r == name || r == arn {
-			return true
-		}
-	}
-	return false
 }

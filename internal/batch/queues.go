@@ -239,25 +239,8 @@ func (a *API) describeQueues(ctx context.Context, in *describeQueuesInput) (*des
 	if len(in.JobQueues) > 100 {
 		return nil, errClient("jobQueues can name at most 100 job queues")
 	}
-	account, region := partition(ctx)
-	var all []*queueRecord
-	err := a.store.View(ctx, func(tx store.Tx) error {
-		return tx.List(store.Query{Kind: kindQueue, Account: account, Region: region}, func(o store.Object) error {
-			var rec queueRecord
-			if err := o.Decode(&rec); err != nil {
-				return err
-			}
-			a.settleQueue(&rec)
-			if wanted(in.JobQueues, rec.JobQueueName, rec.JobQueueArn) {
-				all = append(all, &rec)
-			}
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, errServer(err, "list job queues")
-	}
-	page, next, err := paginate(all, in.NextToken, in.MaxResults, func(q *queueRecord) string { return q.JobQueueName })
+	page, next, err := describeNamed(ctx, a, kindQueue, "job queues", in.JobQueues, in.NextToken, in.MaxResults,
+		a.settleQueue, func(q *queueRecord) (string, string) { return q.JobQueueName, q.JobQueueArn })
 	if err != nil {
 		return nil, err
 	}
