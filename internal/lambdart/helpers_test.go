@@ -226,17 +226,14 @@ func startGoFunction(tb testing.TB) *runtimeProc {
 // into a fresh task root, skipping when the host lacks the interpreter.
 func startInterpreted(tb testing.TB, family Family, handler string, files map[string]string) *runtimeProc {
 	tb.Helper()
-	rt := hostRuntime(tb, family)
-	taskRoot := tb.TempDir()
-	for name, content := range files {
-		path := filepath.Join(taskRoot, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			tb.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-			tb.Fatal(err)
-		}
-	}
+	return startHostRuntime(tb, hostRuntime(tb, family), handler, files)
+}
+
+// startHostRuntime runs rt's bootstrap (written to a fresh directory) over
+// a task root holding files.
+func startHostRuntime(tb testing.TB, rt Runtime, handler string, files map[string]string) *runtimeProc {
+	tb.Helper()
+	taskRoot := writeTaskRoot(tb, files)
 	runtimeDir := tb.TempDir()
 	if err := rt.WriteFiles(runtimeDir); err != nil {
 		tb.Fatal(err)
@@ -284,4 +281,31 @@ func hostRuntime(tb testing.TB, family Family) Runtime {
 		tb.Fatalf("host %s runtime: %v", family, hostRuntimes.errs[family])
 	}
 	return rt
+}
+
+// writeTaskRoot writes a function's files into a fresh task root.
+func writeTaskRoot(tb testing.TB, files map[string]string) string {
+	tb.Helper()
+	taskRoot := tb.TempDir()
+	for name, content := range files {
+		path := filepath.Join(taskRoot, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return taskRoot
+}
+
+// contextInvocation is an invocation carrying the client context, Cognito
+// identity and trace ID Lambda passes on, for the context tests.
+func contextInvocation() Invocation {
+	return Invocation{
+		RequestID: newRequestID(), Payload: []byte(`{}`), FunctionARN: testFunctionARN, Timeout: 10 * time.Second,
+		ClientContext:   `{"client":{"app_title":"shop"},"custom":{"k":"v"},"env":{}}`,
+		CognitoIdentity: `{"cognitoIdentityId":"us-east-1:abc","cognitoIdentityPoolId":"us-east-1:pool"}`,
+		TraceID:         "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
+	}
 }

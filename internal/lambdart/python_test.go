@@ -123,12 +123,7 @@ func TestPythonInitErrors(t *testing.T) {
 
 func TestPythonContext(t *testing.T) {
 	p := startInterpreted(t, FamilyPython, "app.describe", map[string]string{"app.py": pyHandler})
-	res, err := p.sess.Invoke(t.Context(), Invocation{
-		RequestID: newRequestID(), Payload: []byte(`{}`), FunctionARN: testFunctionARN, Timeout: 10 * time.Second,
-		ClientContext:   `{"client":{"app_title":"shop"},"custom":{"k":"v"},"env":{}}`,
-		CognitoIdentity: `{"cognitoIdentityId":"us-east-1:abc","cognitoIdentityPoolId":"us-east-1:pool"}`,
-		TraceID:         "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
-	})
+	res, err := p.sess.Invoke(t.Context(), contextInvocation())
 	if err != nil || res.FunctionError != "" {
 		t.Fatalf("invoke: %v %s\n%s", err, res.Payload, p.out)
 	}

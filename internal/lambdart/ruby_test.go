@@ -63,31 +63,9 @@ func hostRubyRuntime(tb testing.TB) Runtime {
 	return rt
 }
 
-// writeTaskRoot writes a function's files into a fresh task root.
-func writeTaskRoot(tb testing.TB, files map[string]string) string {
-	tb.Helper()
-	taskRoot := tb.TempDir()
-	for name, content := range files {
-		path := filepath.Join(taskRoot, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			tb.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	return taskRoot
-}
-
 func startRuby(tb testing.TB, handler string, files map[string]string) *runtimeProc {
 	tb.Helper()
-	rt := hostRubyRuntime(tb)
-	taskRoot := writeTaskRoot(tb, files)
-	runtimeDir := tb.TempDir()
-	if err := rt.WriteFiles(runtimeDir); err != nil {
-		tb.Fatal(err)
-	}
-	return startRuntime(tb, rt.Command(runtimeDir, taskRoot), taskRoot, handler)
+	return startHostRuntime(tb, hostRubyRuntime(tb), handler, files)
 }
 
 func TestRubyHandlers(t *testing.T) {
@@ -134,12 +112,7 @@ func TestRubyHandlers(t *testing.T) {
 func TestRubyContext(t *testing.T) {
 	p := startRuby(t, "function.describe", map[string]string{"function.rb": rbFunction})
 	before := time.Now()
-	res, err := p.sess.Invoke(t.Context(), Invocation{
-		RequestID: newRequestID(), Payload: []byte(`{}`), FunctionARN: testFunctionARN, Timeout: 10 * time.Second,
-		ClientContext:   `{"client":{"app_title":"shop"},"custom":{"k":"v"},"env":{}}`,
-		CognitoIdentity: `{"cognitoIdentityId":"us-east-1:abc","cognitoIdentityPoolId":"us-east-1:pool"}`,
-		TraceID:         "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
-	})
+	res, err := p.sess.Invoke(t.Context(), contextInvocation())
 	if err != nil || res.FunctionError != "" {
 		t.Fatalf("invoke: %v %s\n%s", err, res.Payload, p.out)
 	}
