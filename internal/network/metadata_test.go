@@ -90,15 +90,7 @@ func TestSpoofedSourceRejected(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	srv := NewMetadataServer(m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		caller, _ := SandboxFromContext(r.Context())
-		fmt.Fprint(w, caller.SandboxID)
-	}))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Close(ctx)
-	})
+	srv := echoCallerServer(t, m)
 	if err := srv.Listen(ctx, n.Name); err != nil {
 		t.Fatal(err)
 	}
@@ -144,15 +136,7 @@ func TestGatewayPortThroughDeniedEgress(t *testing.T) {
 	defer cancel()
 	allowed, blocked := m.opts.MetadataPort+1, m.opts.MetadataPort+2
 	for _, port := range []int{allowed, blocked} {
-		srv := NewMetadataServer(m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			caller, _ := SandboxFromContext(r.Context())
-			fmt.Fprint(w, caller.SandboxID)
-		}), WithGatewayPort(port))
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			srv.Close(ctx)
-		})
+		srv := echoCallerServer(t, m, WithGatewayPort(port))
 		if err := srv.Listen(ctx, n.Name); err != nil {
 			t.Fatal(err)
 		}
@@ -181,4 +165,20 @@ func TestGatewayPortThroughDeniedEgress(t *testing.T) {
 	if got, err := fetch(blocked); err == nil || !strings.Contains(err.Error(), "killed") {
 		t.Errorf("gateway port nobody allowed: %q, %v; want no answer", got, err)
 	}
+}
+
+// echoCallerServer is a metadata server that answers every request with
+// the calling sandbox's ID; the test closes it.
+func echoCallerServer(t *testing.T, m *Manager, opts ...MetadataServerOption) *MetadataServer {
+	t.Helper()
+	srv := NewMetadataServer(m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		caller, _ := SandboxFromContext(r.Context())
+		fmt.Fprint(w, caller.SandboxID)
+	}), opts...)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Close(ctx)
+	})
+	return srv
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -76,15 +75,7 @@ func TestPoolClaim(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	srv := NewMetadataServer(m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		caller, _ := SandboxFromContext(r.Context())
-		fmt.Fprint(w, caller.SandboxID)
-	}))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Close(ctx)
-	})
+	srv := echoCallerServer(t, m)
 	if err := srv.ListenAll(ctx); err != nil {
 		t.Fatal(err)
 	}
